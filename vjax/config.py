@@ -1,0 +1,91 @@
+"""Config defaults and checks shared by every experiment config.
+
+Experiment files in ``configs/`` start from ``default_config()`` and fill in the model and
+data with MMAction2's key names (``model``, ``data``, ``optimizer``, ``optimizer_config``,
+``lr_config``, ``total_epochs``, ``evaluation``, ``checkpoint_config``, ``log_config``), so
+an MMAction2 config maps onto them field by field.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+import ml_collections
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # Mesh axes; -1 fills the remaining devices. The batch is sharded over data and fsdp.
+  c.mesh = (("data", -1), ("fsdp", 1), ("model", 1))
+  # Logical axis -> mesh axis rules for parameters (None = replicated).
+  c.sharding_rules = (("conv_in", None), ("conv_out", None), ("norm", None), ("embed", None),
+                      ("classes", None))
+  # 'sync': BatchNorm statistics over the global batch; 'per_device': MMAction2's per-GPU BN.
+  c.bn_stats = "sync"
+  c.dtype = "float32"
+  c.model = ml_collections.ConfigDict()
+  c.data = ml_collections.ConfigDict(dict(
+      videos_per_device=8,
+      test_videos_per_device=1,
+      workers=2,
+      img_norm_cfg=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+                        to_bgr=False),
+  ))
+  c.optimizer = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001)
+  c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
+  # Linear scaling of lr with the global batch relative to base_batch_size (off by default).
+  c.auto_scale_lr = dict(enable=False, base_batch_size=64)
+  c.lr_config = ml_collections.ConfigDict(dict(policy="step", step=[40, 80]), type_safe=False)
+  c.total_epochs = 100
+  c.evaluation = dict(interval=5, metrics=["top_k_accuracy", "mean_class_accuracy"],
+                      metric_options=dict(top_k_accuracy=dict(topk=(1, 5))),
+                      save_best="top1_acc", rule="greater")
+  c.checkpoint_config = dict(interval=1, max_to_keep=3)
+  c.log_config = dict(interval=20)
+  c.load_from = ""
+  c.test = dict(out="")
+  return c
+
+
+def flat_keys(cfg, prefix: str = "") -> list[str]:
+  out = []
+  for k, v in cfg.items():
+    key = f"{prefix}{k}"
+    out.append(key)
+    if isinstance(v, (ml_collections.ConfigDict, dict)):
+      out.extend(flat_keys(v, key + "."))
+  return out
+
+
+def check_overrides(cfg, argv: Iterable[str], flag: str = "config") -> None:
+  """Raises a ValueError naming the closest valid keys for any ``--config.x.y`` not in ``cfg``."""
+  valid = set(flat_keys(cfg))
+  bad = []
+  for arg in argv:
+    if not arg.startswith(f"--{flag}."):
+      continue
+    key = arg[len(flag) + 3:].split("=", 1)[0]
+    if key not in valid:
+      close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+      hint = f"; did you mean {', '.join(close)}?" if close else ""
+      bad.append(f"--{flag}.{key}: no such field in the config{hint}")
+  if bad:
+    raise ValueError("\n".join(bad))
+
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """Loads ``path/to/config.py[:arg]`` the way ``--config`` does: ``get_config(arg)``."""
+  import importlib.util
+  import os
+
+  path, _, arg = spec.partition(":")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"config file {path!r} not found")
+  module_spec = importlib.util.spec_from_file_location(
+      "vjax_config_" + os.path.splitext(os.path.basename(path))[0], path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()

@@ -1,0 +1,62 @@
+"""``python -m vjax.main --config=configs/<exp>.py[:arg] --workdir=DIR --mode=train|eval|test``.
+
+Any config field can be overridden as ``--config.a.b=value``; an unknown field is an error
+that names the closest valid keys.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, logs and results go here.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "test"],
+                          "train: train with periodic evaluation (resumes from the workdir); "
+                          "eval: one pass over data.val; test: multi-view test over data.test.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None,
+                                  "eval/test: a checkpoint directory (default: latest in workdir).")
+_DISTRIBUTED = flags.DEFINE_bool("distributed", False,
+                                 "Call jax.distributed.initialize() (multi-host; reads the "
+                                 "coordinator from the TPU/SLURM environment).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _precheck_overrides(argv: list[str]) -> None:
+  """Validates ``--config.*`` overrides before absl does, for a message that helps."""
+  path = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+  if path is None:
+    return
+  from vjax.config import check_overrides, load_config
+  try:
+    check_overrides(load_config(path), argv)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
+
+
+def main(argv):
+  del argv
+  import jax
+  if _DISTRIBUTED.value:
+    jax.distributed.initialize()
+  from vjax.train import loop
+  config = _CONFIG.value
+  logging.info("jax %s, %d processes, %d devices (%s)", jax.__version__, jax.process_count(),
+               jax.device_count(), jax.devices()[0].platform)
+  if _MODE.value == "train":
+    results = loop.train_and_evaluate(config, _WORKDIR.value)
+  else:
+    results = loop.evaluate_only(config, _WORKDIR.value,
+                                 split="val" if _MODE.value == "eval" else "test",
+                                 checkpoint=_CHECKPOINT.value)
+  if jax.process_index() == 0 and results:
+    print("Final " + ("val" if _MODE.value != "test" else "test") + " results: " +
+          ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
+
+
+if __name__ == "__main__":
+  _precheck_overrides(sys.argv)
+  app.run(main)

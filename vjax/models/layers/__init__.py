@@ -1,0 +1,4 @@
+"""Building blocks shared by every backbone and head."""
+
+from vjax.models.layers.conv_module import ConvModule, pad_pairs
+from vjax.models.layers.norm import BatchNorm

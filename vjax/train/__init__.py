@@ -1,0 +1,1 @@
+"""Training: mesh and sharding, optimizer and schedule, state, steps, checkpoints, the loop."""

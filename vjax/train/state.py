@@ -1,0 +1,51 @@
+"""The train state: everything a step reads and writes, as one sharded pytree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from vjax.train import mesh as mesh_lib
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  rng: jax.Array  # raw uint32 key data, so checkpoints need no key type
+
+
+def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sample_input,
+                 seed: int, rules=()):
+  """Initialises parameters directly into their shardings (no host-side full copy).
+
+  Returns the state and its shardings (reused as the step's in/out shardings).
+  """
+  def init_boxed(key):
+    init_key, state_key = jax.random.split(key)
+    variables = model.init({"params": init_key, "dropout": init_key}, sample_input, train=False)
+    params = variables["params"]
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
+                      rng=jax.random.key_data(state_key))
+
+  key = jax.random.key(seed)
+  abstract = jax.eval_shape(init_boxed, key)
+  shardings = mesh_lib.state_shardings(mesh, abstract, rules)
+  init = jax.jit(lambda k: nn.unbox(init_boxed(k)), out_shardings=shardings)
+  with mesh:
+    state = init(key)
+  return state, shardings
+
+
+def abstract_state(state_or_shapes, shardings):
+  """ShapeDtypeStructs with shardings: the target orbax restores into."""
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+                      state_or_shapes, shardings)
