@@ -53,6 +53,8 @@ class Experiment:
   def source(self, split: str):
     cfg = self.config.data[split].to_dict()
     pipeline = cfg.pop("pipeline")
+    if "data_dir" in cfg:
+      cfg["data_dir"] = cfg["data_dir"] or None  # '' in a config means the TFDS default
     return sources.DATASETS.build(cfg), pipeline
 
   def init_state(self, tx, sample_imgs):
