@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Build the MMAction2 0.24.1 reference virtualenv (CPU torch) that make_golden_metrics.py runs in.
+# It lives outside the repo; vjax and its tests never import from it.
+#   usage: tests/reference/setup_venv.sh [VENV_DIR]   (default /work/mmaction2-ref-venv)
+set -euo pipefail
+VENV="${1:-${MMACTION2_REF_VENV:-/work/mmaction2-ref-venv}}"
+PYTHON="${PYTHON:-python3.11}"
+start=$(date +%s)
+
+"$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --quiet)
+"${PIP[@]}" --upgrade pip 'setuptools<70' wheel
+"${PIP[@]}" torch==2.13.0                      # CPU build (a local wheel provides it)
+# numpy < 1.24 removed np.int/np.float/np.bool; 0.24.1 still uses them, make_golden_metrics.py
+# restores them before importing mmaction.
+"${PIP[@]}" 'numpy==1.26.*' scipy addict yapf==0.40.1 opencv-python-headless einops \
+  packaging pyyaml termcolor regex
+# torch pulls a new setuptools; mmcv 1.7.0's setup.py needs an old one (pkg_resources et al.).
+"${PIP[@]}" 'setuptools<70'
+# mmcv (lite, no compiled ops: the metrics need none). Its setup.py imports torch, hence
+# --no-build-isolation.
+"${PIP[@]}" --no-build-isolation mmcv==1.7.0
+"${PIP[@]}" --no-deps mmaction2==0.24.1
+
+# mmcv imports torchvision at import time and there is no CPU torchvision wheel matching
+# torch 2.13 here. The metrics never touch it, so a stand-in module is enough.
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if ! "$VENV/bin/python" -c 'import torchvision' 2>/dev/null; then
+  mkdir -p "$SITE/torchvision/models"
+  cat > "$SITE/torchvision/__init__.py" <<'PY'
+"""Stand-in for torchvision inside the MMAction2 reference venv (metrics only, no vision ops)."""
+__version__ = '0.0.0+stand-in'
+from . import models  # noqa: F401
+PY
+  cat > "$SITE/torchvision/models/__init__.py" <<'PY'
+"""Empty: mmcv only lists torchvision model urls, which the metrics never use."""
+PY
+fi
+
+"$VENV/bin/python" - <<'PY'
+import numpy as np
+for name, alias in (('int', int), ('float', float), ('bool', bool), ('object', object)):
+  if name not in np.__dict__:
+    setattr(np, name, alias)
+import mmcv, mmaction, torch
+from mmaction.core.evaluation import top_k_accuracy  # noqa: F401
+from mmaction.core.evaluation.ava_utils import ava_eval  # noqa: F401
+print('reference venv ok: mmaction', mmaction.__version__, 'mmcv', mmcv.__version__,
+      'torch', torch.__version__, 'numpy', np.__version__)
+PY
+echo "built $VENV in $(( $(date +%s) - start )) s"
