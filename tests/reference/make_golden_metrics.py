@@ -493,6 +493,57 @@ def run_results2csv(rng, golden):
   return {'infos': infos, 'custom': [0, 3, 7, 9, 20, 80], 'csv': texts}, arrays
 
 
+# ------------------------------------------------------------------ score fusion tool
+def run_fusion(rng, golden):
+  """tools/analysis/report_accuracy.py on two result dumps (pickle and JSON)."""
+  fusion = golden / 'fusion'
+  fusion.mkdir(exist_ok=True)
+  n, c = 60, 10
+  labels = rng.integers(0, c, size=n)
+  rgb = [(rng.standard_normal(c) * 2 + 3 * (np.arange(c) == y)).astype(np.float32) for y in labels]
+  flow = [rng.standard_normal(c) * 4 + 2 * (np.arange(c) == y) for y in labels]
+  import pickle
+  with open(fusion / 'rgb.pkl', 'wb') as f:
+    pickle.dump(rgb, f)
+  (fusion / 'flow.json').write_text(json.dumps([v.tolist() for v in flow]))
+  (fusion / 'videos.txt').write_text(''.join(f'some/dir/video_{i}.mp4 {y}\n'
+                                             for i, y in enumerate(labels)))
+  (fusion / 'rawframes.txt').write_text(''.join(f'rawframes/video_{i} {int(rng.integers(30, 300))}'
+                                                f' {y}\n' for i, y in enumerate(labels)))
+  tool = Path(mmaction.__file__).parent / '.mim' / 'tools' / 'analysis' / 'report_accuracy.py'
+  configs = {
+      'plain': ['--coefficients', '1', '1', '--datalist', 'videos.txt'],
+      'weighted_softmax': ['--coefficients', '1', '1.5', '--apply-softmax', '--datalist',
+                           'rawframes.txt'],
+      'flow_only': ['--coefficients', '0', '1', '--datalist', 'videos.txt'],
+  }
+  out = {}
+  import runpy
+  for name, extra in configs.items():
+    argv = ['report_accuracy.py', '--scores', str(fusion / 'rgb.pkl'), str(fusion / 'flow.json')]
+    argv += [str(fusion / a) if a.endswith('.txt') else a for a in extra]
+    saved, sys.argv = sys.argv, argv
+    buf = io.StringIO()
+    try:
+      with contextlib.redirect_stdout(buf):
+        runpy.run_path(str(tool), run_name='__main__')
+    finally:
+      sys.argv = saved
+    # The same numbers at full precision, through the functions the tool calls.
+    import mmcv
+    from scipy.special import softmax as scipy_softmax
+    score_lists = [mmcv.load(p) for p in argv[2:4]]
+    coeffs = [float(v) for v in extra[1:3]]
+    if '--apply-softmax' in extra:
+      score_lists = [[scipy_softmax(s) for s in scores] for scores in score_lists]
+    fused = mm_acc.get_weighted_score(score_lists, coeffs)
+    labels_txt = [int(x.strip().split()[-1]) for x in open(argv[-1]).readlines()]
+    top1, top5 = mm_acc.top_k_accuracy(fused, labels_txt, (1, 5))
+    out[name] = {'args': extra, 'stdout': buf.getvalue(), 'top1_acc': top1, 'top5_acc': top5,
+                 'mean_class_accuracy': mm_acc.mean_class_accuracy(fused, labels_txt)}
+  return out
+
+
 # ------------------------------------------------------------------ main
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -511,6 +562,7 @@ def main():
   r2c, r2c_arrays = run_results2csv(rng, golden)
   arrays.update(r2c_arrays)
   ava['results2csv'] = r2c
+  fusion = run_fusion(rng, golden)
   meta = {
       'seed': SEED,
       'mmaction2': mmaction.__version__,
@@ -520,7 +572,7 @@ def main():
   }
   np.savez_compressed(golden / 'arrays.npz', **arrays)
   for name, payload in (('recognition', recognition), ('localization', localization),
-                        ('ava', ava), ('meta', meta)):
+                        ('ava', ava), ('fusion', fusion), ('meta', meta)):
     (golden / f'{name}.json').write_text(json.dumps(jsonable(payload)) + '\n')
 
   # How often MMAction2's raw answer depends on numpy's unstable sort (for the report).
