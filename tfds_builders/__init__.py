@@ -1,0 +1,1 @@
+"""TFDS dataset builders for vjax; importing a subpackage registers its builder with TFDS."""
