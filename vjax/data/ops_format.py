@@ -1,0 +1,129 @@
+"""Formatting ops: final array layout and key selection.
+
+``FormatShape`` keeps MMAction2's format names but produces channels-last arrays
+(the layout XLA wants); the leading dimension orders views exactly as
+MMAction2's does (crops, then clips, then frames):
+
+=========  ======================================  =====================================
+format     MMAction2                               vjax
+=========  ======================================  =====================================
+NCTHW      (crops*clips, C, T, H, W)               (crops*clips, T, H, W, C)
+NCHW       (crops*clips*T, C, H, W)                (crops*clips*T, H, W, C)
+NCHW_Flow  (crops*clips, T*C, H, W)                (crops*clips, H, W, T*C)  (t-major)
+NPTCHW     (proposals, clips*T, C, H, W)           (proposals, clips*T, H, W, C)
+=========  ======================================  =====================================
+
+The dtype is unchanged: uint8 frames stay uint8 and are normalised on device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vjax.data.pipeline import PIPELINES, get_imgs
+
+_DEFAULT_META_KEYS = ("filename", "label", "original_shape", "img_shape", "pad_shape",
+                      "flip_direction", "img_norm_cfg")
+
+
+@PIPELINES.register
+class FormatShape:
+  """Reshapes ``imgs`` to ``input_format`` (channels-last, see module doc); sets ``input_shape``."""
+
+  def __init__(self, input_format, collapse=False):
+    if input_format not in ("NCTHW", "NCHW", "NCHW_Flow", "NPTCHW"):
+      raise ValueError(f"The input format {input_format} is invalid.")
+    self.input_format = input_format
+    self.collapse = collapse
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    imgs = get_imgs(results)
+    if self.collapse and results["num_clips"] != 1:
+      raise ValueError(f"FormatShape(collapse=True) needs num_clips == 1, got "
+                       f"{results['num_clips']}")
+    frame_shape = imgs.shape[1:]
+    if self.input_format == "NCTHW":
+      imgs = imgs.reshape((-1, results["clip_len"]) + frame_shape)
+    elif self.input_format == "NCHW_Flow":
+      clip_len = results["clip_len"]
+      h, w, c = frame_shape
+      imgs = imgs.reshape(-1, clip_len, h, w, c).transpose(0, 2, 3, 1, 4)
+      imgs = imgs.reshape(-1, h, w, clip_len * c)
+    elif self.input_format == "NPTCHW":
+      imgs = imgs.reshape(
+          (results["num_proposals"], results["num_clips"] * results["clip_len"]) + frame_shape)
+    if self.collapse:
+      if imgs.shape[0] != 1:
+        raise ValueError(f"FormatShape(collapse=True) needs one view, got {imgs.shape[0]}")
+      imgs = imgs[0]
+    results["imgs"] = imgs
+    results["input_shape"] = imgs.shape
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(input_format={self.input_format!r}, collapse={self.collapse})"
+
+
+@PIPELINES.register
+class Collect:
+  """Keeps only ``keys`` plus, if ``meta_keys`` is non-empty, a ``meta_name`` dict of them.
+
+  Unlike MMAction2, meta keys absent from ``results`` are skipped rather than
+  raising, because vjax records do not carry every default meta key.
+  """
+
+  def __init__(self, keys, meta_keys=_DEFAULT_META_KEYS, meta_name="img_metas", nested=False):
+    self.keys = tuple(keys)
+    self.meta_keys = tuple(meta_keys)
+    self.meta_name = meta_name
+    self.nested = nested
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    missing = [k for k in self.keys if k not in results]
+    if missing:
+      raise KeyError(f"Collect: keys {missing} not in results (available: {sorted(results)})")
+    data = {k: results[k] for k in self.keys}
+    if self.meta_keys:
+      data[self.meta_name] = {k: results[k] for k in self.meta_keys if k in results}
+    if self.nested:
+      data = {k: [v] for k, v in data.items()}
+    return data
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(keys={self.keys}, meta_keys={self.meta_keys}, "
+            f"nested={self.nested})")
+
+
+@PIPELINES.register
+class ToTensor:
+  """API parity with MMAction2: arrays are already the tensors here; values become ndarrays."""
+
+  def __init__(self, keys):
+    self.keys = tuple(keys)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    for k in self.keys:
+      results[k] = np.asarray(results[k])
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(keys={self.keys})"
+
+
+@PIPELINES.register
+class Rename:
+  """Renames keys: ``mapping={'imgs': 'img'}``."""
+
+  def __init__(self, mapping):
+    self.mapping = dict(mapping)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    for old, new in self.mapping.items():
+      if old in results:
+        if new in results:
+          raise ValueError(f"Rename: target key {new!r} already exists")
+        results[new] = results.pop(old)
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(mapping={self.mapping})"
