@@ -22,6 +22,8 @@ import csv
 import io
 import json
 import os
+import pickle
+import runpy
 import sys
 import tempfile
 import types
@@ -40,6 +42,8 @@ from mmaction.core.evaluation import ava_utils as mm_ava  # noqa: E402
 from mmaction.core.evaluation import eval_detection as mm_det  # noqa: E402
 from mmaction.core.evaluation.ava_evaluation import metrics as mm_ava_metrics  # noqa: E402
 from mmaction.datasets.base import BaseDataset  # noqa: E402
+import mmcv  # noqa: E402
+from scipy.special import softmax as scipy_softmax  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / 'evaluation'))
@@ -240,7 +244,7 @@ def run_multilabel(rng, arrays):
         }
 
     with np.errstate(all='ignore'):
-      out[name] = {'ties': True if name != 'dense' else False, **both(compute)}
+      out[name] = {'ties': name != 'dense', **both(compute)}
   return out
 
 
@@ -502,7 +506,6 @@ def run_fusion(rng, golden):
   labels = rng.integers(0, c, size=n)
   rgb = [(rng.standard_normal(c) * 2 + 3 * (np.arange(c) == y)).astype(np.float32) for y in labels]
   flow = [rng.standard_normal(c) * 4 + 2 * (np.arange(c) == y) for y in labels]
-  import pickle
   with open(fusion / 'rgb.pkl', 'wb') as f:
     pickle.dump(rgb, f)
   (fusion / 'flow.json').write_text(json.dumps([v.tolist() for v in flow]))
@@ -518,7 +521,6 @@ def run_fusion(rng, golden):
       'flow_only': ['--coefficients', '0', '1', '--datalist', 'videos.txt'],
   }
   out = {}
-  import runpy
   for name, extra in configs.items():
     argv = ['report_accuracy.py', '--scores', str(fusion / 'rgb.pkl'), str(fusion / 'flow.json')]
     argv += [str(fusion / a) if a.endswith('.txt') else a for a in extra]
@@ -530,8 +532,6 @@ def run_fusion(rng, golden):
     finally:
       sys.argv = saved
     # The same numbers at full precision, through the functions the tool calls.
-    import mmcv
-    from scipy.special import softmax as scipy_softmax
     score_lists = [mmcv.load(p) for p in argv[2:4]]
     coeffs = [float(v) for v in extra[1:3]]
     if '--apply-softmax' in extra:

@@ -18,11 +18,12 @@ makes its own answer depend on numpy's sort implementation there.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
 from collections import defaultdict
-from typing import IO, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -38,7 +39,10 @@ _log = logging.getLogger(__name__)
 
 
 def _open(path_or_file):
-  return open(path_or_file) if isinstance(path_or_file, (str, os.PathLike)) else path_or_file
+  """A path is opened (and closed after use); an open file is used as is and left open."""
+  if isinstance(path_or_file, (str, os.PathLike)):
+    return open(path_or_file)
+  return contextlib.nullcontext(path_or_file)
 
 
 def make_image_key(video_id, timestamp) -> str:

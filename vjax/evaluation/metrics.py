@@ -58,11 +58,10 @@ def top_k_accuracy(scores, labels, topk=(1,)) -> list[float]:
   labels = _as_int_labels(labels, 'labels')
   if len(labels) != len(scores):
     raise ValueError(f'{len(scores)} score rows but {len(labels)} labels')
-  order = descending_order(scores, axis=1)
-  # rank[i] = position of the true label in sample i's descending order (0 = best).
-  rank = np.argmax(order == labels[:, None], axis=1)
-  found = (order == labels[:, None]).any(axis=1)
-  rank = np.where(found, rank, np.iinfo(np.int64).max)
+  is_label = descending_order(scores, axis=1) == labels[:, None]
+  # Position of the true label in each sample's ranking (0 = best); a label outside the score
+  # columns is never found and never counts.
+  rank = np.where(is_label.any(axis=1), np.argmax(is_label, axis=1), np.iinfo(np.int64).max)
   return [float(np.mean(rank < k)) for k in topk]
 
 
