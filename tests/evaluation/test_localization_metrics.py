@@ -24,6 +24,11 @@ def test_pairwise_temporal_iou_by_hand():
   single = pairwise_temporal_iou(np.array([3., 3.]), targets)
   assert single.shape == (3,)
   assert single[0] == 0 and single[1] == 0 and np.isnan(single[2])
+  # Columns after start and end (a proposal score) do not enter the IoU.
+  np.testing.assert_array_equal(pairwise_temporal_iou(np.array([5., 15., .9]), targets),
+                                iou[:, 1])
+  np.testing.assert_array_equal(
+      pairwise_temporal_iou(np.c_[candidates, [.9, .1]], targets), iou)
   with pytest.raises(ValueError, match='Dimension'):
     pairwise_temporal_iou(candidates, np.array([0., 1.]))
 

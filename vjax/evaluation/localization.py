@@ -45,7 +45,8 @@ def pairwise_temporal_iou(candidate_segments, target_segments, calculate_overlap
     raise ValueError('Dimension of arguments is incorrect: candidate_segments must be 1-D or '
                      f'2-D and target_segments 2-D, got {candidates.ndim}-D and {targets.ndim}-D')
   single = candidates.ndim == 1
-  candidates = candidates.reshape(-1, 2)
+  if single:
+    candidates = candidates[None, :]  # extra columns (e.g. a score) are ignored, as in MMAction2
   # numpy 1.x semantics (MMAction2 loops over candidates as scalars): a scalar never widens an
   # array of the same kind, so float candidates are computed in the targets' float type.
   same_kind = all(np.issubdtype(a.dtype, np.floating) for a in (candidates, targets))
