@@ -1,0 +1,316 @@
+"""grain loaders: deterministic, resumable, process-sharded batches of numpy arrays.
+
+Both loaders are built on one idea: batch ``step`` of this process is a pure
+function of ``(seed, step, process_index, ...)``. Global sample position
+``g = step * global_batch_size + process_index * local_batch + j`` is what every
+process agrees on, so
+
+* the global batch at a step (all processes' local batches concatenated in
+  process order) does not depend on the number of processes or workers;
+* the iterator state is just the next step, restorable anywhere (other worker
+  counts, other process counts with the same global batch size);
+* each sample's augmentation rng is derived from ``(seed, epoch, dataset index)``.
+
+grain does the execution: a ``MapDataset`` over steps, thread prefetch, and
+``mp_prefetch`` worker processes that each produce whole batches.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Callable, Mapping, Sequence
+
+import grain
+import numpy as np
+
+from vjax.data.pipeline import Compose
+
+_STATE_VERSION = 1
+# Domain tags keep the shuffle, train-augmentation and eval rng streams apart.
+_SHUFFLE, _TRAIN, _EVAL = 0, 1, 2
+
+
+class SampleError(RuntimeError):
+  """A sample failed to load or transform; the message names the sample."""
+
+
+def _describe(source, index: int) -> str:
+  try:
+    return source.describe(index)
+  except Exception:  # pylint: disable=broad-except  # Naming must never mask the real error.
+    return f"index {index} of {type(source).__name__}"
+
+
+def _as_pipeline(pipeline_cfg) -> Callable:
+  if isinstance(pipeline_cfg, Compose) or (callable(pipeline_cfg) and
+                                           not isinstance(pipeline_cfg, (list, tuple))):
+    return pipeline_cfg
+  return Compose(pipeline_cfg)
+
+
+def _stack(key: str, values: Sequence[Any]) -> np.ndarray:
+  arr = np.stack([np.asarray(v) for v in values])
+  if key == "label" and np.issubdtype(arr.dtype, np.integer):
+    arr = arr.astype(np.int32)
+  return arr
+
+
+class _SampleLoader:
+  """source[i] -> pipeline -> the selected keys. Picklable; lives in grain workers.
+
+  ``on_error`` is the policy slot for bad samples: only 'raise' (a ``SampleError``
+  naming the sample) exists now; a skip-and-count policy would substitute another
+  sample here and count the failure.
+  """
+
+  def __init__(self, source, pipeline, keys: Sequence[str], on_error: str = "raise"):
+    if on_error != "raise":
+      raise NotImplementedError(f"on_error={on_error!r}: only 'raise' is implemented")
+    self.source = source
+    self.pipeline = pipeline
+    self.keys = tuple(keys)
+    self.on_error = on_error
+
+  def __call__(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+    try:
+      results = self.pipeline(self.source[index], rng)
+      if results is None:
+        raise ValueError("the pipeline returned None")
+      missing = [k for k in self.keys if k not in results]
+      if missing:
+        raise KeyError(f"pipeline output lacks keys {missing}; it has {sorted(results)}")
+      return {k: results[k] for k in self.keys}
+    except Exception as e:  # pylint: disable=broad-except
+      raise SampleError(f"Failed to load sample {_describe(self.source, index)}: "
+                        f"{type(e).__name__}: {e}") from e
+
+
+def _check_sharding(global_batch_size: int, process_index: int, process_count: int) -> int:
+  if process_count < 1 or not 0 <= process_index < process_count:
+    raise ValueError(f"Bad process_index/process_count {process_index}/{process_count}")
+  if global_batch_size < 1 or global_batch_size % process_count:
+    raise ValueError(f"global_batch_size {global_batch_size} must be a positive multiple of "
+                     f"process_count {process_count}")
+  return global_batch_size // process_count
+
+
+class _TrainBatch:
+  """step -> this process's training batch (a dict of stacked arrays)."""
+
+  def __init__(self, loader: _SampleLoader, size: int, seed: int, global_batch_size: int,
+               process_index: int, local_batch_size: int):
+    self.loader = loader
+    self.size = size
+    self.seed = seed
+    self.global_batch_size = global_batch_size
+    self.offset = process_index * local_batch_size
+    self.local_batch_size = local_batch_size
+    self._perms: dict[int, np.ndarray] = {}
+
+  def permutation(self, epoch: int) -> np.ndarray:
+    """The epoch's order of dataset indices (cached: a batch touches at most two epochs)."""
+    perm = self._perms.get(epoch)
+    if perm is None:
+      perm = np.random.default_rng([self.seed, _SHUFFLE, epoch]).permutation(self.size)
+      self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
+      self._perms[epoch] = perm
+    return perm
+
+  def __call__(self, step: int) -> dict[str, np.ndarray]:
+    samples = []
+    start = step * self.global_batch_size + self.offset
+    for g in range(start, start + self.local_batch_size):
+      epoch, pos = divmod(g, self.size)
+      index = int(self.permutation(epoch)[pos])
+      rng = np.random.default_rng([self.seed, _TRAIN, epoch, index])
+      samples.append(self.loader(index, rng))
+    return {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
+
+
+class _EvalBatch:
+  """step -> this process's eval batch, padded past the dataset's end with ``mask`` False."""
+
+  def __init__(self, loader: _SampleLoader, size: int, global_batch_size: int,
+               process_index: int, local_batch_size: int):
+    self.loader = loader
+    self.size = size
+    self.global_batch_size = global_batch_size
+    self.offset = process_index * local_batch_size
+    self.local_batch_size = local_batch_size
+
+  def _load(self, index: int) -> dict[str, Any]:
+    return self.loader(index, np.random.default_rng([0, _EVAL, index]))
+
+  def __call__(self, step: int) -> dict[str, np.ndarray]:
+    start = step * self.global_batch_size + self.offset
+    positions = range(start, start + self.local_batch_size)
+    real = {g: self._load(g) for g in positions if g < self.size}
+    # Padding repeats a real sample (masked out) so shapes match without knowing them up front.
+    filler = next(iter(real.values())) if real else self._load(start % self.size)
+    samples = [real.get(g, filler) for g in positions]
+    batch = {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
+    batch["mask"] = np.array([g < self.size for g in positions], dtype=bool)
+    batch["index"] = np.array([g if g < self.size else -1 for g in positions], dtype=np.int64)
+    return batch
+
+
+def _ensure_absl_flags_parsed() -> None:
+  """grain's worker start-up reads absl flags; outside an absl app nobody parsed them."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+
+
+def _init_worker(worker_index: int, worker_count: int) -> None:
+  del worker_index, worker_count
+  import cv2  # pylint: disable=g-import-not-at-top
+  cv2.setNumThreads(1)  # Parallelism comes from the workers; OpenCV threads would oversubscribe.
+
+
+class DataIterator(grain.DatasetIterator):
+  """Iterator over ``batch_fn(step)`` for steps ``[start, stop)``; state = next step.
+
+  A ``grain.DatasetIterator``, so ``grain.checkpoint.CheckpointSave(it)`` /
+  ``CheckpointRestore(it)`` (orbax) and ``get_state``/``set_state`` (JSON) both
+  work. ``set_state`` rebuilds the grain pipeline from the restored step, so a
+  state also restores into an iterator with a different worker count.
+  """
+
+  def __init__(self, batch_fn: Callable[[int], dict], *, stop: int, fingerprint: dict,
+               worker_count: int = 0, worker_buffer_size: int = 2, read_threads: int = 1,
+               prefetch: int = 2):
+    super().__init__()
+    self._batch_fn = batch_fn
+    self._stop = stop
+    self._fingerprint = dict(fingerprint)
+    self._worker_count = worker_count
+    self._worker_buffer_size = worker_buffer_size
+    self._read_threads = read_threads
+    self._prefetch = prefetch
+    self._step = 0
+    self._it = None
+
+  def _dataset(self, start: int) -> grain.IterDataset:
+    ds = grain.MapDataset.range(start, self._stop).map(self._batch_fn)
+    if self._worker_count > 0:
+      _ensure_absl_flags_parsed()
+      ds = ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=1))
+      return ds.mp_prefetch(
+          grain.MultiprocessingOptions(num_workers=self._worker_count,
+                                       per_worker_buffer_size=self._worker_buffer_size),
+          worker_init_fn=_init_worker)
+    return ds.to_iter_dataset(grain.ReadOptions(num_threads=self._read_threads,
+                                                prefetch_buffer_size=self._prefetch))
+
+  def _inner(self):
+    if self._it is None:
+      self._it = iter(self._dataset(self._step))
+    return self._it
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    if self._step >= self._stop:
+      self._close_inner()  # Finished: release worker processes and their shared memory.
+      raise StopIteration
+    batch = next(self._inner())
+    self._step += 1
+    return batch
+
+  @property
+  def step(self) -> int:
+    """Number of batches this iterator has yielded (the next step to produce)."""
+    return self._step
+
+  def get_state(self) -> dict[str, Any]:
+    return {"version": _STATE_VERSION, "step": self._step, **self._fingerprint}
+
+  def set_state(self, state: Mapping[str, Any]) -> None:
+    if state.get("version") != _STATE_VERSION:
+      raise ValueError(f"Unsupported data iterator state version {state.get('version')}")
+    mismatched = {k: (state.get(k), v) for k, v in self._fingerprint.items()
+                  if state.get(k) != v}
+    if mismatched:
+      detail = ", ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in mismatched.items())
+      raise ValueError(f"Data iterator state does not match this iterator ({detail}); "
+                       "resuming would not reproduce the same batches.")
+    self._close_inner()
+    self._step = int(state["step"])
+
+  def start_prefetch(self) -> None:
+    it = self._inner()
+    if hasattr(it, "start_prefetch"):
+      it.start_prefetch()
+
+  def _close_inner(self) -> None:
+    if self._it is not None:
+      if hasattr(self._it, "close"):
+        self._it.close()
+      self._it = None
+
+  def close(self) -> None:
+    self._close_inner()
+    super().close()
+
+  def __del__(self):
+    try:
+      self._close_inner()
+    except Exception:  # pylint: disable=broad-except
+      pass
+
+
+def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: int,
+                        worker_count: int = 0, process_index: int = 0, process_count: int = 1,
+                        keys: Sequence[str] = ("imgs", "label"), worker_buffer_size: int = 2,
+                        read_threads: int = 1, prefetch: int = 2,
+                        on_error: str = "raise") -> DataIterator:
+  """Infinite training iterator over this process's share of each global batch.
+
+  Every epoch is a fresh permutation of the source (seeded by ``seed`` and the
+  epoch); epochs run back to back, so a batch can straddle an epoch boundary.
+  Yields ``{key: array}`` with ``global_batch_size // process_count`` rows
+  (``imgs`` as produced by the pipeline, usually uint8; ``label`` int32).
+  ``pipeline_cfg`` is a list of op dicts or a ``Compose``.
+  """
+  if seed < 0:
+    raise ValueError(f"seed must be >= 0, got {seed}")
+  size = len(source)
+  if size == 0:
+    raise ValueError(f"Cannot train on an empty source: {source!r}")
+  local = _check_sharding(global_batch_size, process_index, process_count)
+  loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
+  batch_fn = _TrainBatch(loader, size, seed, global_batch_size, process_index, local)
+  it = DataIterator(batch_fn, stop=sys.maxsize,
+                    fingerprint={"seed": seed, "global_batch_size": global_batch_size,
+                                 "dataset_size": size},
+                    worker_count=worker_count, worker_buffer_size=worker_buffer_size,
+                    read_threads=read_threads, prefetch=prefetch)
+  it.steps_per_epoch = size / global_batch_size
+  return it
+
+
+def make_eval_iterator(source, pipeline_cfg, *, global_batch_size: int, worker_count: int = 0,
+                       process_index: int = 0, process_count: int = 1,
+                       keys: Sequence[str] = ("imgs", "label"), worker_buffer_size: int = 2,
+                       read_threads: int = 1, prefetch: int = 2,
+                       on_error: str = "raise") -> DataIterator:
+  """Finite iterator that visits every sample exactly once, in dataset order.
+
+  Global batch ``s`` holds positions ``s*G .. s*G+G-1``; this process gets its
+  contiguous ``G // process_count`` slice. Positions past the end are padding:
+  ``mask`` False and ``index`` -1 (their other values repeat a real sample).
+  Every process yields ``num_batches = ceil(len(source) / G)`` batches, each with
+  ``keys`` plus ``mask`` (bool) and ``index`` (int64 dataset index), which are
+  always added (listing them in ``keys`` is allowed).
+  """
+  size = len(source)
+  local = _check_sharding(global_batch_size, process_index, process_count)
+  keys = [k for k in keys if k not in ("mask", "index")]  # Added by the loader itself.
+  loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
+  num_batches = math.ceil(size / global_batch_size)
+  batch_fn = _EvalBatch(loader, size, global_batch_size, process_index, local)
+  it = DataIterator(batch_fn, stop=num_batches,
+                    fingerprint={"global_batch_size": global_batch_size, "dataset_size": size},
+                    worker_count=worker_count, worker_buffer_size=worker_buffer_size,
+                    read_threads=read_threads, prefetch=prefetch)
+  it.num_batches = num_batches
+  return it
