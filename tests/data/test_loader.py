@@ -85,6 +85,11 @@ def test_train_resume_is_exact(stop):
   _assert_same(ref[stop:], _take(restored, 8 - stop))
 
 
+def test_global_batch_must_split_over_processes():
+  with pytest.raises(ValueError, match="multiple of process_count"):
+    _train(global_batch_size=5, process_count=2)
+
+
 def test_train_state_mismatch_is_refused():
   it = _train()
   state = it.get_state()

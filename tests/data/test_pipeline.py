@@ -87,7 +87,8 @@ def test_sample_frames_frame_uniform():
   r = _sample(10, clip_len=4, test_mode=True, frame_uniform=True)
   np.testing.assert_array_equal(r["frame_inds"], [1, 3, 5, 8])
   for seed in range(10):
-    inds = _sample(10, clip_len=4, frame_uniform=True, rng=np.random.default_rng(seed))["frame_inds"]
+    rng = np.random.default_rng(seed)
+    inds = _sample(10, clip_len=4, frame_uniform=True, rng=rng)["frame_inds"]
     assert all(lo <= i <= hi for i, lo, hi in zip(inds, [0, 2, 4, 7], [2, 4, 7, 9]))
 
 
@@ -129,8 +130,8 @@ def test_raw_frame_decode_rgb_flow_and_missing(tmp_path):
   out = _build(type="RawFrameDecode")(dict(base, filename_tmpl="img_{:05}.png",
                                             frame_inds=np.array([1, 3, 3])))
   np.testing.assert_array_equal(out["imgs"], frames[[0, 2, 2]])
-  flow = _build(type="RawFrameDecode")(dict(base, modality="Flow", filename_tmpl="flow_{}_{:05}.png",
-                                             frame_inds=np.array([2])))
+  flow = _build(type="RawFrameDecode")(dict(base, modality="Flow", frame_inds=np.array([2]),
+                                             filename_tmpl="flow_{}_{:05}.png"))
   np.testing.assert_array_equal(flow["imgs"], frames[[1]][..., :2])
   with pytest.raises(FileNotFoundError, match=r"img_00004.png.*start_index"):
     _build(type="RawFrameDecode")(dict(base, filename_tmpl="img_{:05}.png",
@@ -157,10 +158,10 @@ def test_pyav_init_and_decode(tmp_path, multi_thread):
   _write_video(path)
   r = _build(type="PyAVInit")(dict(filename=str(path), start_index=0))
   assert r["total_frames"] == 12
-  r["frame_inds"] = np.array([2, 7, 2, 11])
+  r["frame_inds"] = np.array([2, 7, 2, 11, 14])  # 14 is past the end: wraps to 2.
   out = _build(type="PyAVDecode", multi_thread=multi_thread)(r)
-  assert out["imgs"].shape == (4, 32, 32, 3) and out["imgs"].dtype == np.uint8
-  np.testing.assert_allclose(out["imgs"].mean(axis=(1, 2, 3)), [52, 142, 52, 214], atol=6)
+  assert out["imgs"].shape == (5, 32, 32, 3) and out["imgs"].dtype == np.uint8
+  np.testing.assert_allclose(out["imgs"].mean(axis=(1, 2, 3)), [52, 142, 52, 214, 52], atol=6)
   assert out["video_reader"] is None
 
 

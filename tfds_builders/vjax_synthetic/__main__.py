@@ -1,4 +1,6 @@
-"""Builds a synthetic dataset: ``python -m tfds_builders.vjax_synthetic --data_dir=DIR --preset=small``.
+"""Builds a synthetic dataset into a TFDS data_dir (ArrayRecord files).
+
+  python -m tfds_builders.vjax_synthetic --data_dir=DIR --preset=small
 
 Any option of ``VjaxSyntheticConfig`` can be overridden, e.g. ``--num_train=500 --seed=1``.
 """

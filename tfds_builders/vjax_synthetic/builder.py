@@ -39,13 +39,9 @@ class VjaxSyntheticConfig(tfds.core.BuilderConfig):
   def num_classes(self) -> int:
     return generate.num_classes(self.num_directions, self.num_speeds)
 
-  def options(self) -> dict[str, int]:
-    return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-            if f.name in OPTION_NAMES}
-
 
 OPTION_NAMES = ("num_directions", "num_speeds", "num_train", "num_val", "num_frames", "height",
-                 "width", "seed", "jpeg_quality")
+                "width", "seed", "jpeg_quality")
 
 # Named presets: `tiny` for tests, `small` for the CPU demo (builds in well under a minute).
 PRESETS: dict[str, dict[str, int]] = {

@@ -33,7 +33,8 @@ class SampleFrames:
                twice_sample=False, out_of_bound_opt="loop", test_mode=False, start_index=None,
                keep_tail_frames=False, frame_uniform=False):
     if out_of_bound_opt not in ("loop", "repeat_last"):
-      raise ValueError(f"out_of_bound_opt must be 'loop' or 'repeat_last', got {out_of_bound_opt!r}")
+      raise ValueError(
+          f"out_of_bound_opt must be 'loop' or 'repeat_last', got {out_of_bound_opt!r}")
     self.clip_len = clip_len
     self.frame_interval = frame_interval
     self.num_clips = num_clips

@@ -82,4 +82,5 @@ def pair(x) -> tuple:
 
 
 # Importing the op modules registers their ops (they import PIPELINES from here).
-from vjax.data import ops_augment, ops_decode, ops_format, ops_sampling  # noqa: E402,F401  pylint: disable=g-import-not-at-top,wrong-import-position
+# pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+from vjax.data import ops_augment, ops_decode, ops_format, ops_sampling  # noqa: E402,F401
