@@ -42,19 +42,26 @@ def main(argv):
   import jax
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
-  from vjax.train import loop
   config = _CONFIG.value
-  logging.info("jax %s, %d processes, %d devices (%s)", jax.__version__, jax.process_count(),
-               jax.device_count(), jax.devices()[0].platform)
-  if _MODE.value == "train":
-    results = loop.train_and_evaluate(config, _WORKDIR.value)
-  else:
-    results = loop.evaluate_only(config, _WORKDIR.value,
-                                 split="val" if _MODE.value == "eval" else "test",
-                                 checkpoint=_CHECKPOINT.value)
+  try:
+    results = _run(config)
+  except FileNotFoundError as e:  # missing dataset, annotation file or checkpoint
+    sys.exit(f"error: {e}")
   if jax.process_index() == 0 and results:
     print("Final " + ("val" if _MODE.value != "test" else "test") + " results: " +
           ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
+
+
+def _run(config):
+  import jax
+  from vjax.train import loop
+  logging.info("jax %s, %d processes, %d devices (%s)", jax.__version__, jax.process_count(),
+               jax.device_count(), jax.devices()[0].platform)
+  if _MODE.value == "train":
+    return loop.train_and_evaluate(config, _WORKDIR.value)
+  return loop.evaluate_only(config, _WORKDIR.value,
+                            split="val" if _MODE.value == "eval" else "test",
+                            checkpoint=_CHECKPOINT.value)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make demo` (train + evaluate SlowFast on the built-in
+# synthetic dataset) and `make test`. Both create or reuse the virtualenv in $(VENV).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vjax-installed
+WORKDIR ?= work_dirs/slowfast_k400_synthetic
+# Faster XLA compilation on CPU; measured to leave CPU step times unchanged for these models.
+CPU_XLA_FLAGS := --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	XLA_FLAGS="$(CPU_XLA_FLAGS) $$XLA_FLAGS" $(PY) -m vjax.main \
+	  --config=configs/slowfast_k400.py:synthetic --workdir=$(WORKDIR)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) work_dirs

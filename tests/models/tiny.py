@@ -1,0 +1,24 @@
+"""Tiny model configs shared by tests (same types and arguments as the real configs)."""
+
+
+def slowfast(num_classes=5, dropout_ratio=0.5):
+  common = dict(type="resnet3d", depth=50, stage_blocks=(1, 1, 1, 1), conv1_stride_t=1,
+                pool1_stride_t=1)
+  return dict(
+      type="Recognizer3D",
+      backbone=dict(type="ResNet3dSlowFast", resample_rate=4, speed_ratio=4, channel_ratio=8,
+                    slow_pathway=dict(common, lateral=True, base_channels=16,
+                                      conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1)),
+                    fast_pathway=dict(common, lateral=False, base_channels=2,
+                                      conv1_kernel=(5, 7, 7))),
+      cls_head=dict(type="SlowFastHead", in_channels=16 * 32 + 2 * 32, num_classes=num_classes,
+                    dropout_ratio=dropout_ratio),
+      test_cfg=dict(average_clips="prob"))
+
+
+def tsn(num_classes=5):
+  return dict(type="Recognizer2D",
+              backbone=dict(type="ResNet", depth=18, base_channels=8),
+              cls_head=dict(type="TSNHead", num_classes=num_classes, in_channels=64,
+                            dropout_ratio=0.4),
+              test_cfg=dict(average_clips=None))

@@ -1,0 +1,123 @@
+"""The main job end to end, as a user runs it: train, evaluate, resume, interrupt, test."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+CONFIG = "configs/slowfast_k400.py:synthetic"
+
+
+def env():
+  e = dict(os.environ)
+  # One CPU device in the child (the test process simulates 8).
+  e["XLA_FLAGS"] = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+  return e
+
+
+def args(workdir, data_dir, *extra):
+  out = [sys.executable, "-m", "vjax.main", f"--config={CONFIG}", f"--workdir={workdir}",
+         "--config.data.videos_per_device=4", "--config.data.test_videos_per_device=4",
+         "--config.log_config.interval=2", "--config.evaluation.interval=1"]
+  for split in ("train", "val", "test"):
+    out += [f"--config.data.{split}.data_dir={data_dir}",
+            f"--config.data.{split}.builder_config.preset=tiny"]
+  return out + list(extra)
+
+
+def run(cmd, timeout=600):
+  p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+  assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+  return p
+
+
+def train_records(workdir):
+  with open(os.path.join(workdir, "log.jsonl")) as f:
+    return [json.loads(l) for l in f]
+
+
+def test_unknown_override_names_the_closest_key(tmp_path):
+  p = subprocess.run([sys.executable, "-m", "vjax.main", f"--config={CONFIG}",
+                      f"--workdir={tmp_path}", "--config.optimzer.lr=0.1"],
+                     cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
+  assert p.returncode != 0
+  assert "--config.optimzer.lr: no such field" in p.stderr
+  assert "optimizer.lr" in p.stderr
+
+
+def test_kinetics_not_prepared_says_how_to_prepare(tmp_path):
+  p = subprocess.run([sys.executable, "-m", "vjax.main", "--config=configs/slowfast_k400.py",
+                      f"--workdir={tmp_path}"], cwd=ROOT, env=env(), capture_output=True,
+                     text=True, timeout=300)
+  assert p.returncode != 0
+  assert "kinetics400_train_list_rawframes.txt" in p.stderr
+  assert "tools/data" in p.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """One epoch of the synthetic SlowFast (6 steps on the tiny preset)."""
+  root = tmp_path_factory.mktemp("main")
+  workdir, data_dir = str(root / "work"), str(root / "tfds")
+  p = run(args(workdir, data_dir, "--config.total_epochs=1"))
+  return workdir, data_dir, p
+
+
+def test_train_evaluates_logs_and_checkpoints(trained):
+  workdir, _, p = trained
+  assert "Final val results: top1_acc=" in p.stdout
+  records = train_records(workdir)
+  train = [r for r in records if "train/loss" in r]
+  val = [r for r in records if "val/top1_acc" in r]
+  assert [r["step"] for r in train] == [2, 4, 6]
+  assert all(k in train[0] for k in ("train/lr", "train/step_time", "train/data_time"))
+  assert val and {"val/top5_acc", "val/mean_class_accuracy"} <= set(val[-1])
+  assert os.listdir(os.path.join(workdir, "checkpoints")) == ["6"]
+  assert os.listdir(os.path.join(workdir, "best"))
+  assert any(f.startswith("events.out.tfevents") for f in
+             os.listdir(os.path.join(workdir, "tensorboard")))
+
+
+def test_rerun_resumes_instead_of_starting_over(trained):
+  workdir, data_dir, _ = trained
+  before = len(train_records(workdir))
+  run(args(workdir, data_dir, "--config.total_epochs=2"))
+  new = [r for r in train_records(workdir)[before:] if "train/loss" in r]
+  assert [r["step"] for r in new] == [8, 10, 12]
+  assert "12" in os.listdir(os.path.join(workdir, "checkpoints"))
+
+
+def test_test_mode_dumps_results_in_dataset_order(trained):
+  workdir, data_dir, _ = trained
+  out = os.path.join(workdir, "results.pkl")
+  p = run(args(workdir, data_dir, "--mode=test", f"--config.test.out={out}"))
+  assert "Final test results: top1_acc=" in p.stdout
+  with open(out, "rb") as f:
+    rows = pickle.load(f)
+  assert len(rows) == 16 and rows[0].shape == (8,)  # tiny preset: 16 validation videos
+
+
+def test_sigterm_checkpoints_and_a_restart_resumes(tmp_path):
+  workdir, data_dir = str(tmp_path / "work"), str(tmp_path / "tfds")
+  cmd = args(workdir, data_dir, "--config.total_epochs=100", "--config.evaluation.interval=100",
+             "--config.checkpoint_config.interval=100")
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  log = os.path.join(workdir, "log.jsonl")
+  deadline = time.time() + 400
+  while not (os.path.exists(log) and os.path.getsize(log)) and time.time() < deadline:
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  out, err = proc.communicate(timeout=300)
+  assert proc.returncode == 0, err[-3000:]
+  assert "Interrupted: checkpoint saved at step" in out + err
+  steps = [int(s) for s in os.listdir(os.path.join(workdir, "checkpoints"))]
+  assert len(steps) == 1 and 2 <= steps[0] < 600
