@@ -8,7 +8,7 @@ width, depth, resolution and schedule so a 2-core CPU run finishes in minutes.
 
 import ml_collections
 
-from vjax.config import default_config
+from vjax.config import default_config, use_rawframes, use_synthetic
 
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
@@ -69,14 +69,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # Classes are motion directions: a horizontal flip would change the label, so no Flip.
     train, val, test = pipelines(decode, clip_len=16, frame_interval=2, short_side=36, crop=32,
                                  test_clips=2, area_range=(0.5, 1.0), flip=False)
-    ds = dict(type="TFDSDataset", name="vjax_synthetic", data_dir="", prepare=True,
-              builder_config=dict(preset="small"))
-    c.data.train = dict(ds, split="train", pipeline=train)
-    c.data.val = dict(ds, split="validation", pipeline=val)
-    c.data.test = dict(ds, split="validation", pipeline=test)
-    c.data.videos_per_device = 8
-    c.data.test_videos_per_device = 4
-    c.data.workers = 0
+    use_synthetic(c, (train, val, test))
     c.optimizer = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=0.0001)
     c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear", warmup_by_epoch=True,
                        warmup_iters=1)
@@ -88,15 +81,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg:
     raise ValueError(f"unknown config argument {arg!r}; use '' or 'synthetic'")
   c.model = model()
-  decode = dict(type="RawFrameDecode")
-  train, val, test = pipelines(decode)
-  ds = dict(type="RawframeDataset", data_prefix="data/kinetics400/rawframes_train",
-            ann_file="data/kinetics400/kinetics400_train_list_rawframes.txt")
-  val_ds = dict(type="RawframeDataset", data_prefix="data/kinetics400/rawframes_val",
-                ann_file="data/kinetics400/kinetics400_val_list_rawframes.txt")
-  c.data.train = dict(ds, pipeline=train)
-  c.data.val = dict(val_ds, pipeline=val)
-  c.data.test = dict(val_ds, pipeline=test)
+  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.data.workers = 2

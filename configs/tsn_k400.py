@@ -11,7 +11,7 @@ that (its accuracy stays far below SlowFast's on the same data).
 
 import ml_collections
 
-from vjax.config import default_config
+from vjax.config import default_config, use_rawframes, use_synthetic
 
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
@@ -54,14 +54,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model = model(num_classes=8, depth=18, base_channels=16)
     train, val, test = pipelines(dict(type="FrameBytesDecode"), short_side=36, crop=32,
                                  test_clips=5, flip=False)
-    ds = dict(type="TFDSDataset", name="vjax_synthetic", data_dir="", prepare=True,
-              builder_config=dict(preset="small"))
-    c.data.train = dict(ds, split="train", pipeline=train)
-    c.data.val = dict(ds, split="validation", pipeline=val)
-    c.data.test = dict(ds, split="validation", pipeline=test)
-    c.data.videos_per_device = 8
-    c.data.test_videos_per_device = 4
-    c.data.workers = 0
+    use_synthetic(c, (train, val, test))
     c.optimizer = dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=0.0001)
     c.lr_config = dict(policy="step", step=[3])
     c.total_epochs = 4
@@ -71,14 +64,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg:
     raise ValueError(f"unknown config argument {arg!r}; use '' or 'synthetic'")
   c.model = model()
-  train, val, test = pipelines(dict(type="RawFrameDecode"))
-  c.data.train = dict(type="RawframeDataset", pipeline=train,
-                      data_prefix="data/kinetics400/rawframes_train",
-                      ann_file="data/kinetics400/kinetics400_train_list_rawframes.txt")
-  val_ds = dict(type="RawframeDataset", data_prefix="data/kinetics400/rawframes_val",
-                ann_file="data/kinetics400/kinetics400_val_list_rawframes.txt")
-  c.data.val = dict(val_ds, pipeline=val)
-  c.data.test = dict(val_ds, pipeline=test)
+  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 32
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001)

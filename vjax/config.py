@@ -49,6 +49,35 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
+def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small") -> None:
+  """Points data.train/val/test at the built-in ``vjax_synthetic`` dataset (built on first use
+  in the TFDS data_dir) with CPU-sized batches; ``pipelines`` = (train, val, test)."""
+  train, val, test = pipelines
+  ds = dict(type="TFDSDataset", name="vjax_synthetic", data_dir="", prepare=True,
+            builder_config=dict(preset=preset))
+  c.data.train = dict(ds, split="train", pipeline=train)
+  c.data.val = dict(ds, split="validation", pipeline=val)
+  c.data.test = dict(ds, split="validation", pipeline=test)
+  c.data.videos_per_device = 8
+  c.data.test_videos_per_device = 4
+  c.data.workers = 0
+
+
+def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kinetics400",
+                  name: str = "kinetics400") -> None:
+  """MMAction2's rawframe layout: ``{root}/rawframes_{train,val}`` and
+  ``{root}/{name}_{train,val}_list_rawframes.txt`` (val also serves as test, as in MMAction2)."""
+  train, val, test = pipelines
+
+  def ds(split):
+    return dict(type="RawframeDataset", data_prefix=f"{root}/rawframes_{split}",
+                ann_file=f"{root}/{name}_{split}_list_rawframes.txt")
+
+  c.data.train = dict(ds("train"), pipeline=train)
+  c.data.val = dict(ds("val"), pipeline=val)
+  c.data.test = dict(ds("val"), pipeline=test)
+
+
 def flat_keys(cfg, prefix: str = "") -> list[str]:
   out = []
   for k, v in cfg.items():

@@ -12,18 +12,22 @@ from vjax.train.step import make_train_step, normalize
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
 
-def fixed_batch(n=8, num_classes=5):
+def fixed_batch(sample_shape, n=8, num_classes=5):
   rng = np.random.default_rng(0)
-  return {"imgs": rng.integers(0, 256, (n, 1, 16, 32, 32, 3), dtype=np.uint8),
+  return {"imgs": rng.integers(0, 256, (n,) + sample_shape, dtype=np.uint8),
           "label": (np.arange(n) % num_classes).astype(np.int32)}
 
 
-def run_steps(mesh, steps, model_cfg, norm_groups=None):
+SLOWFAST_INPUT = (1, 16, 32, 32, 3)  # views, T, H, W, C
+TSN_INPUT = (3, 32, 32, 3)  # segments, H, W, C
+
+
+def run_steps(mesh, steps, model_cfg, norm_groups=None, sample_shape=SLOWFAST_INPUT):
   model = build_model(model_cfg, norm_groups=norm_groups)
   tx = optax.chain(optax.clip_by_global_norm(40.0), optax.add_decayed_weights(1e-4),
                    optax.sgd(0.05, momentum=0.9))
-  batch = fixed_batch()
-  state, shardings = create_state(model, tx, mesh, jnp.zeros((1, 1, 16, 32, 32, 3)), seed=0)
+  batch = fixed_batch(sample_shape)
+  state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + sample_shape), seed=0)
   bs = mesh_lib.batch_sharding(mesh)
   step = jax.jit(make_train_step(model, tx, lambda s: 0.05, NORM),
                  in_shardings=(shardings, bs), out_shardings=(shardings, mesh_lib.replicated(mesh)))
@@ -54,10 +58,10 @@ def test_eight_device_mesh_matches_one_device():
 def test_per_device_batchnorm_differs_from_sync_and_matches_grouped_single_device():
   mesh8 = mesh_lib.make_mesh((("data", -1),), jax.devices()[:8])
   mesh1 = mesh_lib.make_mesh((("data", -1),), jax.devices()[:1])
-  cfg = tiny.slowfast(dropout_ratio=0.0)
-  sync, _ = run_steps(mesh8, 2, cfg)
-  per_device, _ = run_steps(mesh8, 2, cfg, norm_groups=8)
-  grouped_one, _ = run_steps(mesh1, 2, cfg, norm_groups=8)
+  cfg = dict(tiny.tsn(), cls_head=dict(tiny.tsn()["cls_head"], dropout_ratio=0.0))
+  sync, _ = run_steps(mesh8, 2, cfg, sample_shape=TSN_INPUT)
+  per_device, _ = run_steps(mesh8, 2, cfg, norm_groups=8, sample_shape=TSN_INPUT)
+  grouped_one, _ = run_steps(mesh1, 2, cfg, norm_groups=8, sample_shape=TSN_INPUT)
   assert abs(sync[0] - per_device[0]) > 1e-4
   np.testing.assert_allclose(per_device, grouped_one, atol=1e-5, rtol=0)
 

@@ -9,70 +9,34 @@ import jax.numpy as jnp
 
 from vjax.models.backbones.resnet3d import max_pool
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule
+from vjax.models.layers import ConvModule, ConvSpec, ResBlock
 
 
-class BasicBlock(nn.Module):
-  planes: int
-  stride: int = 1
-  dilation: int = 1
-  downsample: bool = False
-  style: str = "pytorch"
-  norm_eval: bool = False
-  norm_groups: int | None = None
-  dtype: Any = jnp.float32
-  expansion = 1
-
-  @nn.compact
-  def __call__(self, x, train: bool = False):
-    d = self.dilation
-    conv = lambda **kw: ConvModule(norm_groups=self.norm_groups, dtype=self.dtype, **kw)
-    out = conv(features=self.planes, kernel_size=(3, 3), strides=self.stride, padding=d,
-               dilation=d, name="conv1")(x, train, self.norm_eval)
-    out = conv(features=self.planes, kernel_size=(3, 3), padding=1, act=None,
-               name="conv2")(out, train, self.norm_eval)
-    if self.downsample:
-      x = conv(features=self.planes, kernel_size=(1, 1), strides=self.stride, act=None,
-               name="downsample")(x, train, self.norm_eval)
-    return nn.relu(out + x)
+def basic_block(planes, stride=1, dilation=1, style="pytorch"):
+  """Convs of MMAction2's 2D BasicBlock: two 3x3 convs, the stride on the first."""
+  d = dilation
+  return (ConvSpec(planes, (3, 3), (stride, stride), (d, d), (d, d)),
+          ConvSpec(planes, (3, 3), (1, 1), (1, 1)))
 
 
-class Bottleneck(nn.Module):
-  planes: int
-  stride: int = 1
-  dilation: int = 1
-  downsample: bool = False
-  style: str = "pytorch"
-  norm_eval: bool = False
-  norm_groups: int | None = None
-  dtype: Any = jnp.float32
-  expansion = 4
-
-  @nn.compact
-  def __call__(self, x, train: bool = False):
-    if self.style not in ("pytorch", "caffe"):
-      raise ValueError(f"style must be 'pytorch' or 'caffe', got {self.style!r}")
-    s1, s2 = (1, self.stride) if self.style == "pytorch" else (self.stride, 1)
-    d = self.dilation
-    conv = lambda **kw: ConvModule(norm_groups=self.norm_groups, dtype=self.dtype, **kw)
-    out = conv(features=self.planes, kernel_size=(1, 1), strides=s1, name="conv1")(
-        x, train, self.norm_eval)
-    out = conv(features=self.planes, kernel_size=(3, 3), strides=s2, padding=d, dilation=d,
-               name="conv2")(out, train, self.norm_eval)
-    out = conv(features=self.planes * 4, kernel_size=(1, 1), act=None, name="conv3")(
-        out, train, self.norm_eval)
-    if self.downsample:
-      x = conv(features=self.planes * 4, kernel_size=(1, 1), strides=self.stride, act=None,
-               name="downsample")(x, train, self.norm_eval)
-    return nn.relu(out + x)
+def bottleneck(planes, stride=1, dilation=1, style="pytorch"):
+  """Convs of MMAction2's 2D Bottleneck: 1x1 -> 3x3 -> 1x1 (x4 width)."""
+  if style not in ("pytorch", "caffe"):
+    raise ValueError(f"style must be 'pytorch' or 'caffe', got {style!r}")
+  # 'pytorch' puts the stride on the 3x3 conv, 'caffe' on the first 1x1.
+  s1, s2 = (1, stride) if style == "pytorch" else (stride, 1)
+  d = dilation
+  return (ConvSpec(planes, (1, 1), (s1, s1), (0, 0)),
+          ConvSpec(planes, (3, 3), (s2, s2), (d, d), (d, d)),
+          ConvSpec(planes * 4, (1, 1), (1, 1), (0, 0)))
 
 
 ARCH_SETTINGS = {
-    18: (BasicBlock, (2, 2, 2, 2)),
-    34: (BasicBlock, (3, 4, 6, 3)),
-    50: (Bottleneck, (3, 4, 6, 3)),
-    101: (Bottleneck, (3, 4, 23, 3)),
-    152: (Bottleneck, (3, 8, 36, 3)),
+    18: (basic_block, 1, (2, 2, 2, 2)),
+    34: (basic_block, 1, (3, 4, 6, 3)),
+    50: (bottleneck, 4, (3, 4, 6, 3)),
+    101: (bottleneck, 4, (3, 4, 23, 3)),
+    152: (bottleneck, 4, (3, 8, 36, 3)),
 }
 
 
@@ -99,7 +63,7 @@ class ResNet(nn.Module):
       raise KeyError(f"invalid depth {self.depth} for ResNet; choose from {sorted(ARCH_SETTINGS)}")
     if max(self.out_indices) >= self.num_stages:
       raise ValueError(f"out_indices {self.out_indices} must be < num_stages={self.num_stages}")
-    block, stage_blocks = ARCH_SETTINGS[self.depth]
+    block, expansion, stage_blocks = ARCH_SETTINGS[self.depth]
     x = ConvModule(self.base_channels, (7, 7), strides=2, padding=3, norm_groups=self.norm_groups,
                    dtype=self.dtype, name="conv1")(x.astype(self.dtype), train, self.norm_eval)
     x = max_pool(x, (3, 3), (2, 2), (1, 1))
@@ -107,13 +71,13 @@ class ResNet(nn.Module):
     for i, n_blocks in enumerate(stage_blocks[:self.num_stages]):
       planes = self.base_channels * 2**i
       for j in range(n_blocks):
-        x = block(planes,
-                  stride=self.strides[i] if j == 0 else 1,
-                  dilation=self.dilations[i],
-                  downsample=j == 0 and (self.strides[i] != 1 or inplanes != planes * block.expansion),
-                  style=self.style, norm_eval=self.norm_eval, norm_groups=self.norm_groups,
-                  dtype=self.dtype, name=f"layer{i + 1}_{j}")(x, train)
-      inplanes = planes * block.expansion
+        stride = self.strides[i] if j == 0 else 1
+        down = j == 0 and (stride != 1 or inplanes != planes * expansion)
+        x = ResBlock(block(planes, stride, self.dilations[i], self.style),
+                     downsample_strides=(stride, stride) if down else None,
+                     norm_eval=self.norm_eval, norm_groups=self.norm_groups, dtype=self.dtype,
+                     name=f"layer{i + 1}_{j}")(x, train)
+      inplanes = planes * expansion
       if i in self.out_indices:
         outs.append(x)
     return outs[0] if len(outs) == 1 else tuple(outs)

@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule, pad_pairs
+from vjax.models.layers import ConvModule, ConvSpec, ResBlock, pad_pairs
 
 
 def max_pool(x, window: Sequence[int], strides: Sequence[int], padding: Sequence[int]):
@@ -24,86 +24,43 @@ def expand(v, n: int) -> tuple:
   return tuple(v) if isinstance(v, Sequence) else (v,) * n
 
 
-class BasicBlock3d(nn.Module):
-  planes: int
-  spatial_stride: int = 1
-  temporal_stride: int = 1
-  dilation: int = 1
-  downsample: bool = False
-  style: str = "pytorch"
-  inflate: bool = True
-  inflate_style: str = "3x1x1"
-  zero_init_residual: bool = True
-  norm_eval: bool = False
-  norm_groups: int | None = None
-  dtype: Any = jnp.float32
-  expansion = 1
-
-  @nn.compact
-  def __call__(self, x, train: bool = False):
-    d, st, ss = self.dilation, self.temporal_stride, self.spatial_stride
-    k1, p1, k2, p2 = (((3, 3, 3), (1, d, d), (3, 3, 3), (1, 1, 1)) if self.inflate else
-                      ((1, 3, 3), (0, d, d), (1, 3, 3), (0, 1, 1)))
-    conv = lambda **kw: ConvModule(norm_groups=self.norm_groups, dtype=self.dtype, **kw)
-    out = conv(features=self.planes, kernel_size=k1, strides=(st, ss, ss), padding=p1,
-               dilation=(1, d, d), name="conv1")(x, train, self.norm_eval)
-    out = conv(features=self.planes, kernel_size=k2, padding=p2, act=None,
-               bn_zero_init=self.zero_init_residual, name="conv2")(out, train, self.norm_eval)
-    if self.downsample:
-      x = conv(features=self.planes, kernel_size=(1, 1, 1), strides=(st, ss, ss), act=None,
-               name="downsample")(x, train, self.norm_eval)
-    return nn.relu(out + x)
+def basic_block3d(planes, spatial_stride=1, temporal_stride=1, dilation=1, style="pytorch",
+                  inflate=True, inflate_style="3x1x1"):
+  """Convs of MMAction2's BasicBlock3d (the stride is always on the first conv)."""
+  d, st, ss = dilation, temporal_stride, spatial_stride
+  k1, p1, k2, p2 = (((3, 3, 3), (1, d, d), (3, 3, 3), (1, 1, 1)) if inflate else
+                    ((1, 3, 3), (0, d, d), (1, 3, 3), (0, 1, 1)))
+  return (ConvSpec(planes, k1, (st, ss, ss), p1, (1, d, d)),
+          ConvSpec(planes, k2, (1, 1, 1), p2))
 
 
-class Bottleneck3d(nn.Module):
-  planes: int
-  spatial_stride: int = 1
-  temporal_stride: int = 1
-  dilation: int = 1
-  downsample: bool = False
-  style: str = "pytorch"
-  inflate: bool = True
-  inflate_style: str = "3x1x1"
-  zero_init_residual: bool = True
-  norm_eval: bool = False
-  norm_groups: int | None = None
-  dtype: Any = jnp.float32
-  expansion = 4
-
-  @nn.compact
-  def __call__(self, x, train: bool = False):
-    if self.style not in ("pytorch", "caffe"):
-      raise ValueError(f"style must be 'pytorch' or 'caffe', got {self.style!r}")
-    if self.inflate_style not in ("3x1x1", "3x3x3"):
-      raise ValueError(f"inflate_style must be '3x1x1' or '3x3x3', got {self.inflate_style!r}")
-    d, st, ss = self.dilation, self.temporal_stride, self.spatial_stride
-    # 'pytorch' puts the stride on the 3x3 conv, 'caffe' on the first 1x1.
-    s1, s2 = ((1, 1, 1), (st, ss, ss)) if self.style == "pytorch" else ((st, ss, ss), (1, 1, 1))
-    if self.inflate and self.inflate_style == "3x1x1":
-      k1, p1, k2, p2 = (3, 1, 1), (1, 0, 0), (1, 3, 3), (0, d, d)
-    elif self.inflate:
-      k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (3, 3, 3), (1, d, d)
-    else:
-      k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (1, 3, 3), (0, d, d)
-    conv = lambda **kw: ConvModule(norm_groups=self.norm_groups, dtype=self.dtype, **kw)
-    out = conv(features=self.planes, kernel_size=k1, strides=s1, padding=p1,
-               name="conv1")(x, train, self.norm_eval)
-    out = conv(features=self.planes, kernel_size=k2, strides=s2, padding=p2, dilation=(1, d, d),
-               name="conv2")(out, train, self.norm_eval)
-    out = conv(features=self.planes * 4, kernel_size=(1, 1, 1), act=None,
-               bn_zero_init=self.zero_init_residual, name="conv3")(out, train, self.norm_eval)
-    if self.downsample:
-      x = conv(features=self.planes * 4, kernel_size=(1, 1, 1), strides=(st, ss, ss), act=None,
-               name="downsample")(x, train, self.norm_eval)
-    return nn.relu(out + x)
+def bottleneck3d(planes, spatial_stride=1, temporal_stride=1, dilation=1, style="pytorch",
+                 inflate=True, inflate_style="3x1x1"):
+  """Convs of MMAction2's Bottleneck3d: 1x1x1 -> 1x3x3 (or inflated) -> 1x1x1 (x4 width)."""
+  if style not in ("pytorch", "caffe"):
+    raise ValueError(f"style must be 'pytorch' or 'caffe', got {style!r}")
+  if inflate_style not in ("3x1x1", "3x3x3"):
+    raise ValueError(f"inflate_style must be '3x1x1' or '3x3x3', got {inflate_style!r}")
+  d, st, ss = dilation, temporal_stride, spatial_stride
+  # 'pytorch' puts the stride on the 3x3 conv, 'caffe' on the first 1x1.
+  s1, s2 = ((1, 1, 1), (st, ss, ss)) if style == "pytorch" else ((st, ss, ss), (1, 1, 1))
+  if inflate and inflate_style == "3x1x1":
+    k1, p1, k2, p2 = (3, 1, 1), (1, 0, 0), (1, 3, 3), (0, d, d)
+  elif inflate:
+    k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (3, 3, 3), (1, d, d)
+  else:
+    k1, p1, k2, p2 = (1, 1, 1), (0, 0, 0), (1, 3, 3), (0, d, d)
+  return (ConvSpec(planes, k1, s1, p1),
+          ConvSpec(planes, k2, s2, p2, (1, d, d)),
+          ConvSpec(planes * 4, (1, 1, 1), (1, 1, 1), (0, 0, 0)))
 
 
 ARCH_SETTINGS = {
-    18: (BasicBlock3d, (2, 2, 2, 2)),
-    34: (BasicBlock3d, (3, 4, 6, 3)),
-    50: (Bottleneck3d, (3, 4, 6, 3)),
-    101: (Bottleneck3d, (3, 4, 23, 3)),
-    152: (Bottleneck3d, (3, 8, 36, 3)),
+    18: (basic_block3d, 1, (2, 2, 2, 2)),
+    34: (basic_block3d, 1, (3, 4, 6, 3)),
+    50: (bottleneck3d, 4, (3, 4, 6, 3)),
+    101: (bottleneck3d, 4, (3, 4, 23, 3)),
+    152: (bottleneck3d, 4, (3, 8, 36, 3)),
 }
 
 
@@ -148,7 +105,7 @@ class ResNet3d(nn.Module):
       raise ValueError(f"num_stages must be in [1, 4], got {self.num_stages}")
     if max(self.out_indices) >= self.num_stages:
       raise ValueError(f"out_indices {self.out_indices} must be < num_stages={self.num_stages}")
-    block, default_blocks = ARCH_SETTINGS[self.depth]
+    block, expansion, default_blocks = ARCH_SETTINGS[self.depth]
     stage_blocks = tuple(self.stage_blocks or default_blocks[:self.num_stages])
     inflations = expand(self.inflate, self.num_stages)
     self.conv1 = ConvModule(
@@ -162,26 +119,21 @@ class ResNet3d(nn.Module):
       planes = self.base_channels * 2**i
       inflate = expand(inflations[i], n_blocks)
       in_total = inplanes + self.lateral_inplanes(inplanes)
-      needs_down = self.spatial_strides[i] != 1 or in_total != planes * block.expansion
+      needs_down = self.spatial_strides[i] != 1 or in_total != planes * expansion
       blocks = []
       for j in range(n_blocks):
-        first = j == 0
-        blocks.append(block(
-            planes,
-            spatial_stride=self.spatial_strides[i] if first else 1,
-            temporal_stride=self.temporal_strides[i] if first else 1,
-            dilation=self.dilations[i],
-            downsample=first and needs_down,
-            style=self.style,
-            inflate=inflate[j] == 1,
-            inflate_style=self.inflate_style,
+        st, ss = (self.temporal_strides[i], self.spatial_strides[i]) if j == 0 else (1, 1)
+        blocks.append(ResBlock(
+            block(planes, ss, st, self.dilations[i], self.style, inflate[j] == 1,
+                  self.inflate_style),
+            downsample_strides=(st, ss, ss) if j == 0 and needs_down else None,
             zero_init_residual=self.zero_init_residual,
             norm_eval=self.norm_eval,
             norm_groups=self.norm_groups,
             dtype=self.dtype,
             name=f"layer{i + 1}_{j}"))
       stages.append(blocks)
-      inplanes = planes * block.expansion
+      inplanes = planes * expansion
     self.stages = stages
     self.feat_dim = inplanes
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import flax.linen as nn
 import jax.numpy as jnp
 
-from vjax.models.backbones.resnet3d import ResNet3d
+from vjax.models.backbones.resnet3d import ARCH_SETTINGS, ResNet3d
 from vjax.models.builder import MODELS
 from vjax.models.layers import ConvModule
 
@@ -29,7 +29,7 @@ class ResNet3dPathway(ResNet3d):
     super().setup()
     if not self.lateral:
       return
-    block_expansion = 4 if self.depth >= 50 else 1
+    block_expansion = ARCH_SETTINGS[self.depth][1]
 
     def lateral_conv(inplanes, name):
       return ConvModule(

@@ -2,3 +2,4 @@
 
 from vjax.models.layers.conv_module import ConvModule, pad_pairs
 from vjax.models.layers.norm import BatchNorm
+from vjax.models.layers.res_block import ConvSpec, ResBlock
