@@ -323,3 +323,12 @@ class VideoDataset(_AnnotationList):
   def _parse_fields(self, fields, where):
     return {"filename": fields[0],
             "label": self._labels([_int(x, "label") for x in fields[1:]], where)}
+
+
+def build_split(split_cfg) -> tuple[Any, list]:
+  """A config's ``data.<split>`` entry -> (source, pipeline list); '' data_dir = TFDS default."""
+  cfg = split_cfg.to_dict() if hasattr(split_cfg, "to_dict") else dict(split_cfg)
+  pipeline = cfg.pop("pipeline", [])
+  if "data_dir" in cfg:
+    cfg["data_dir"] = cfg["data_dir"] or None
+  return DATASETS.build(cfg), pipeline

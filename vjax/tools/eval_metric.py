@@ -83,11 +83,7 @@ def eval_options(config, pairs: Sequence[tuple[str, str]]) -> dict:
 def build_test_dataset(config):
   """The config's ``data.test`` source, built the way the trainer builds it."""
   from vjax.data import sources  # pylint: disable=g-import-not-at-top
-  cfg = config.data.test.to_dict()
-  cfg.pop('pipeline', None)
-  if 'data_dir' in cfg:
-    cfg['data_dir'] = cfg['data_dir'] or None  # '' in a config means the TFDS default
-  return sources.DATASETS.build(cfg)
+  return sources.build_split(config.data.test)[0]
 
 
 def dataset_labels(dataset) -> list:

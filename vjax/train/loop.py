@@ -51,11 +51,7 @@ class Experiment:
     self.test_batch = config.data.test_videos_per_device * self.dp
 
   def source(self, split: str):
-    cfg = self.config.data[split].to_dict()
-    pipeline = cfg.pop("pipeline")
-    if "data_dir" in cfg:
-      cfg["data_dir"] = cfg["data_dir"] or None  # '' in a config means the TFDS default
-    return sources.DATASETS.build(cfg), pipeline
+    return sources.build_split(self.config.data[split])
 
   def init_state(self, tx, sample_imgs):
     return create_state(self.model, tx, self.mesh, jnp.asarray(sample_imgs, jnp.float32),
