@@ -8,7 +8,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vjax.train.blending import Blending
 from vjax.train.state import TrainState
+
+_BLEND_STREAM = 1  # Derives the blending key from the step's key, apart from dropout's.
 
 
 def normalize(imgs, norm_cfg: Mapping[str, Any] | None):
@@ -31,14 +34,21 @@ def top1_accuracy(scores, labels, weights):
   return ((pred == hard) * w).sum() / jnp.maximum(w.sum(), 1.0)
 
 
-def make_train_step(model, tx: optax.GradientTransformation, schedule, norm_cfg):
-  """(state, batch) -> (state, metrics). ``batch``: imgs uint8, label, optional mask."""
+def make_train_step(model, tx: optax.GradientTransformation, schedule, norm_cfg,
+                    blending: Blending | None = None):
+  """(state, batch) -> (state, metrics). ``batch``: imgs uint8, label, optional mask.
+
+  ``blending`` (``vjax.train.blending.build_blending``) mixes the normalised images and turns
+  labels into soft targets before the forward pass, as MMAction2's recognizers do.
+  """
 
   def train_step(state: TrainState, batch):
     imgs = normalize(batch["imgs"], norm_cfg)
     labels = batch["label"]
     weights = batch.get("mask", jnp.ones(labels.shape[:1], bool))
     dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+    if blending is not None:
+      imgs, labels = blending(jax.random.fold_in(dropout_key, _BLEND_STREAM), imgs, labels)
 
     def loss_fn(params):
       scores, new_vars = model.apply(
