@@ -64,13 +64,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.data.img_norm_cfg = IMG_NORM
   if arg == "synthetic":
     c.model = model(num_classes=8, base_channels=16, stage_blocks=(1, 1, 1, 1), resample_rate=4,
-                    speed_ratio=4)
+                    speed_ratio=4, dropout_ratio=0.0)
     decode = dict(type="FrameBytesDecode")
     # Classes are motion directions: a horizontal flip would change the label, so no Flip.
     train, val, test = pipelines(decode, clip_len=16, frame_interval=2, short_side=36, crop=32,
                                  test_clips=2, area_range=(0.5, 1.0), flip=False)
     use_synthetic(c, (train, val, test))
-    c.optimizer = dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=0.0001)
+    # From scratch at batch 8, SGD at lr 0.05 diverged within 100 steps; AdamW learns steadily.
+    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
     c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear", warmup_by_epoch=True,
                        warmup_iters=1)
     c.total_epochs = 4

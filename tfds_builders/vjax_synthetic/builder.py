@@ -17,7 +17,7 @@ from tensorflow_datasets.core import utils as tfds_utils
 from tfds_builders.vjax_synthetic import generate
 
 NAME = "vjax_synthetic"
-VERSION = tfds.core.Version("1.0.0")
+VERSION = tfds.core.Version("2.0.0")
 _SPLIT_CODES = {"train": 0, "validation": 1}
 
 
@@ -103,7 +103,8 @@ class VjaxSynthetic(tfds.core.GeneratorBasedBuilder):
   """Short videos whose class is a motion direction x speed (see ``generate``)."""
 
   VERSION = VERSION
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "2.0.0": "The class motion pans the whole textured scene; shapes are distractors."}
   BUILDER_CONFIGS = [make_config(p) for p in PRESETS]
   DEFAULT_CONFIG_NAME = "tiny"
 
