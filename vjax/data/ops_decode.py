@@ -2,10 +2,17 @@
 
 Each decoder sets ``imgs`` (N, H, W, C), ``original_shape`` and ``img_shape``
 (both ``(h, w)``), as MMAction2's do. Repeated indices are decoded once.
+
+Video files: ``*Init`` opens ``results['filename']`` and sets ``video_reader``
+and ``total_frames``; ``*Decode`` reads the sampled frames and drops the reader.
+A missing file raises ``FileNotFoundError``; a file the backend cannot open or
+decode raises ``VideoDecodeError``; both name the file, so the loader can count
+and report the bad sample.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
 import warnings
 
@@ -13,6 +20,52 @@ import cv2
 import numpy as np
 
 from vjax.data.pipeline import PIPELINES
+
+
+class VideoDecodeError(ValueError):
+  """A video file exists but its backend cannot open it or decode the sampled frames."""
+
+
+def _check_disk(op: str, io_backend: str) -> None:
+  if io_backend != "disk":
+    raise NotImplementedError(f"{op}: io_backend={io_backend!r}; only 'disk' for now")
+
+
+def _open_video(filename: str, backend: str, opener):
+  """``opener(filename)``, with a missing or unreadable file reported by name."""
+  if not osp.isfile(filename):
+    raise FileNotFoundError(f"Video file {filename} not found")
+  try:
+    return opener(filename)
+  except Exception as e:  # pylint: disable=broad-except  # Each backend raises its own types.
+    raise VideoDecodeError(f"{backend} cannot open video {filename}: {e}") from e
+
+
+@contextlib.contextmanager
+def _decoding(results: dict, backend: str):
+  """Re-raises any decoding failure as a ``VideoDecodeError`` naming the file."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except  # Each backend raises its own types.
+    raise VideoDecodeError(
+        f"{backend} failed to decode frames of {results.get('filename')}: {e}") from e
+
+
+def max_missing_tail(total_frames: int) -> int:
+  """How many frames a stream may lack at its end before it counts as truncated.
+
+  Container headers often promise a frame or two more than the stream holds;
+  MMAction2's decoders paper over that (PyAV wraps indices, OpenCV repeats the
+  last frame) and so do vjax's. A larger gap means a damaged file, which is
+  reported instead of silently training on repeated frames.
+  """
+  return max(4, total_frames // 20)
+
+
+def _check_not_truncated(decoded: int, total: int) -> None:
+  if total - decoded > max_missing_tail(total):
+    raise VideoDecodeError(f"the stream ends after {decoded} of the {total} frames its header "
+                           "promises; the file is probably truncated")
 
 
 def _frame_inds(results: dict) -> np.ndarray:
@@ -136,24 +189,49 @@ class RawFrameDecode:
             f"decoding_backend={self.decoding_backend!r})")
 
 
-@PIPELINES.register
-class PyAVInit:
-  """Opens ``results['filename']`` with PyAV; sets ``video_reader`` and ``total_frames``."""
-
-  def __init__(self, io_backend="disk", **kwargs):
-    if io_backend != "disk":
-      raise NotImplementedError(f"PyAVInit: io_backend={io_backend!r}; only 'disk' for now")
-    self.io_backend = io_backend
-    self.kwargs = kwargs
-
-  def __call__(self, results: dict, rng=None) -> dict:
-    import av  # pylint: disable=g-import-not-at-top
-    container = av.open(results["filename"])
+def _pyav_open(filename: str):
+  """An open PyAV container and its frame count (packets are counted when the header has none)."""
+  import av  # pylint: disable=g-import-not-at-top
+  container = av.open(filename)
+  try:
+    if not container.streams.video:
+      raise ValueError("the file has no video stream")
     stream = container.streams.video[0]
     total = stream.frames
     if not total:  # Some containers do not store a frame count: count packets (no decoding).
       total = sum(1 for p in container.demux(stream) if p.size)
       container.seek(0)
+    if total <= 0:
+      raise ValueError("the video stream has no frames")
+  except Exception:
+    container.close()
+    raise
+  return container, total
+
+
+def _pyav_rgb():
+  """A PyAV frame -> RGB array converter with one swscale context for the whole video.
+
+  ``frame.to_ndarray(format='rgb24')`` builds a new context for every frame,
+  which costs more than decoding a small frame; the output is the same.
+  """
+  from av.video.reformatter import VideoReformatter  # pylint: disable=g-import-not-at-top
+  reformatter = VideoReformatter()
+  return lambda frame: reformatter.reformat(frame, format="rgb24").to_ndarray()
+
+
+@PIPELINES.register
+class PyAVInit:
+  """Opens ``results['filename']`` with PyAV; sets ``video_reader`` and ``total_frames``."""
+
+  def __init__(self, io_backend="disk", **kwargs):
+    _check_disk("PyAVInit", io_backend)
+    self.io_backend = io_backend
+    self.kwargs = kwargs
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    filename = results["filename"]
+    container, total = _open_video(filename, "PyAV", _pyav_open)
     results["video_reader"] = container
     results["total_frames"] = int(total)
     return results
@@ -167,8 +245,9 @@ class PyAVDecode:
   """Decodes the sampled frames of an opened PyAV container.
 
   ``mode='accurate'`` decodes sequentially up to the largest index and converts
-  only the sampled frames to RGB; if the stream is shorter than its header said,
-  indices wrap around the frames actually present (as in MMAction2).
+  only the sampled frames to RGB; indices past the end of the stream wrap around
+  the frames actually present (as in MMAction2), unless the stream is more than
+  ``max_missing_tail`` frames shorter than ``total_frames`` (a truncated file).
   ``mode='efficient'`` seeks to each index and takes the next decodable frame
   (fast, approximate). ``multi_thread=True`` sets the codec's thread_type to AUTO.
   """
@@ -180,61 +259,65 @@ class PyAVDecode:
     self.mode = mode
 
   @staticmethod
-  def _decode_upto(container, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
+  def _decode_upto(container, wanted: set[int], to_rgb) -> tuple[dict[int, np.ndarray], int]:
     """RGB frames for the ``wanted`` indices (those that exist) and the frames decoded."""
     container.seek(0)
     last = max(wanted)
     got, n = {}, 0
     for frame in container.decode(video=0):
       if n in wanted:
-        got[n] = frame.to_ndarray(format="rgb24")
+        got[n] = to_rgb(frame)
       n += 1
       if n > last:
         break
     return got, n
 
-  def _accurate(self, container, inds: np.ndarray) -> np.ndarray:
+  def _accurate(self, container, inds: np.ndarray, total: int) -> np.ndarray:
     wanted = set(int(i) for i in inds)
-    got, n = self._decode_upto(container, wanted)
+    to_rgb = _pyav_rgb()
+    got, n = self._decode_upto(container, wanted, to_rgb)
     if n == 0:
-      raise ValueError("The video has no decodable frames")
+      raise VideoDecodeError("the video has no decodable frames")
     if len(got) < len(wanted):  # Short stream: wrap indices over the frames that exist.
+      _check_not_truncated(n, total)
       inds = inds % n
       missing = set(int(i) for i in inds) - set(got)
       if missing:
-        more, _ = self._decode_upto(container, missing)
+        more, _ = self._decode_upto(container, missing, to_rgb)
         got.update(more)
     return _gather(inds, lambda i: got[i])
 
   @staticmethod
   def _efficient(container, inds: np.ndarray) -> np.ndarray:
     stream = container.streams.video[0]
+    to_rgb = _pyav_rgb()
     backup = None
     for frame in container.decode(video=0):
-      backup = frame.to_ndarray(format="rgb24")
+      backup = to_rgb(frame)
       break
     if backup is None:
-      raise ValueError("The video has no decodable frames")
+      raise VideoDecodeError("the video has no decodable frames")
     pts_scale = stream.average_rate * stream.time_base
     imgs = []
     for idx in inds:
       container.seek(int(int(idx) / pts_scale), any_frame=False, backward=True, stream=stream)
       frame = next((f for p in container.demux(stream) for f in p.decode()), None)
       if frame is not None:
-        backup = frame.to_ndarray(format="rgb24")
+        backup = to_rgb(frame)
       imgs.append(backup)
     return np.stack(imgs)
 
   def __call__(self, results: dict, rng=None) -> dict:
     container = results["video_reader"]
-    if self.multi_thread:
-      container.streams.video[0].thread_type = "AUTO"
     inds = _frame_inds(results)
     try:
-      if self.mode == "accurate":
-        imgs = self._accurate(container, inds)
-      else:
-        imgs = self._efficient(container, inds)
+      with _decoding(results, "PyAV"):
+        if self.multi_thread:
+          container.streams.video[0].thread_type = "AUTO"
+        if self.mode == "accurate":
+          imgs = self._accurate(container, inds, int(results["total_frames"]))
+        else:
+          imgs = self._efficient(container, inds)
     finally:
       container.close()
       results["video_reader"] = None
@@ -242,3 +325,230 @@ class PyAVDecode:
 
   def __repr__(self) -> str:
     return f"{type(self).__name__}(multi_thread={self.multi_thread}, mode={self.mode!r})"
+
+
+def _decord_open(filename: str, num_threads: int):
+  import decord  # pylint: disable=g-import-not-at-top
+  reader = decord.VideoReader(filename, num_threads=num_threads)
+  if len(reader) <= 0:
+    raise ValueError("the video stream has no frames")
+  return reader
+
+
+@PIPELINES.register
+class DecordInit:
+  """Opens ``results['filename']`` with decord; sets ``video_reader`` and ``total_frames``.
+
+  decord indexes the whole stream when it opens a file, so its frame count is
+  the number of frames actually present, not the header's promise.
+  """
+
+  def __init__(self, io_backend="disk", num_threads=1, **kwargs):
+    _check_disk("DecordInit", io_backend)
+    self.io_backend = io_backend
+    self.num_threads = num_threads
+    self.kwargs = kwargs
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    filename = results["filename"]
+    reader = _open_video(filename, "decord", lambda f: _decord_open(f, self.num_threads))
+    results["video_reader"] = reader
+    results["total_frames"] = len(reader)
+    return results
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(io_backend={self.io_backend!r}, "
+            f"num_threads={self.num_threads})")
+
+
+def _check_in_range(inds: np.ndarray, total: int, what) -> None:
+  """Out-of-range indices are a sampling bug, reported as such rather than as a bad file."""
+  bad = inds[(inds < 0) | (inds >= total)]
+  if len(bad):
+    raise IndexError(f"frame indices {sorted(set(bad.tolist()))} out of range for {what} with "
+                     f"{total} frames")
+
+
+@PIPELINES.register
+class DecordDecode:
+  """Decodes the sampled frames of a decord ``VideoReader`` (RGB from decord itself).
+
+  ``mode='accurate'`` fetches exactly the sampled frames in one batch.
+  ``mode='efficient'`` seeks to each index and returns the next frame decord
+  gives back, which for streams with sparse keyframes is a nearby keyframe
+  (fast, approximate; for large scene-level datasets).
+  """
+
+  def __init__(self, mode="accurate"):
+    if mode not in ("accurate", "efficient"):
+      raise ValueError(f"DecordDecode mode must be 'accurate' or 'efficient', got {mode!r}")
+    self.mode = mode
+
+  @staticmethod
+  def _efficient_frame(reader, idx: int) -> np.ndarray:
+    reader.seek(idx)
+    return reader.next().asnumpy()
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    reader = results["video_reader"]
+    inds = _frame_inds(results)
+    try:
+      _check_in_range(inds, len(reader), results.get("filename"))
+      with _decoding(results, "decord"):
+        if self.mode == "accurate":
+          unique, inverse = np.unique(inds, return_inverse=True)
+          imgs = reader.get_batch(unique.tolist()).asnumpy()[inverse.reshape(-1)]
+        else:
+          reader.seek(0)
+          imgs = _gather(inds, lambda i: self._efficient_frame(reader, i))
+    finally:
+      results["video_reader"] = None
+    return _set_imgs(results, imgs)
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(mode={self.mode!r})"
+
+
+def _opencv_open(filename: str):
+  """A ``cv2.VideoCapture`` on the FFmpeg backend and its frame count.
+
+  The FFmpeg backend is forced so that a ``%`` in a file name is never read as
+  an image-sequence pattern. When the container reports no count, frames are
+  counted by grabbing them (a full decode, no colour conversion).
+  """
+  cap = cv2.VideoCapture(filename, cv2.CAP_FFMPEG)
+  if not cap.isOpened():
+    raise ValueError("OpenCV's FFmpeg backend cannot read it")
+  total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+  if total <= 0:
+    total = 0
+    while cap.grab():
+      total += 1
+    cap.release()
+    cap = cv2.VideoCapture(filename, cv2.CAP_FFMPEG)
+  if total <= 0:
+    cap.release()
+    raise ValueError("the video stream has no frames")
+  return cap, total
+
+
+def _read_at(cap, idx: int) -> np.ndarray | None:
+  """Frame ``idx`` (BGR) after seeking to it, or None when it cannot be read."""
+  cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+  ok, frame = cap.read()
+  return frame if ok else None
+
+
+def _last_readable(cap, end: int, total: int) -> np.ndarray:
+  """The last frame before ``end`` that decodes, stepping back as MMAction2 does."""
+  for idx in range(end - 1, max(-1, end - 1 - max_missing_tail(total)), -1):
+    frame = _read_at(cap, idx)
+    if frame is not None:
+      return frame
+  raise VideoDecodeError(f"no frame before {end} can be decoded")
+
+
+def _opencv_frames(cap, inds: np.ndarray, total: int) -> dict[int, np.ndarray]:
+  """BGR frames for the distinct ``inds``, in one forward pass.
+
+  Frames between sampled indices are grabbed (decoded, not converted). Seeking
+  for each index, as MMAction2 does, restarts from the preceding keyframe every
+  time and so decodes long keyframe intervals many times over. Indices the
+  stream does not reach get its last readable frame, unless it is truncated.
+  """
+  got, pos = {}, 0  # pos: the index the next grab() returns.
+  for idx in sorted(set(inds.tolist())):
+    while pos <= idx and cap.grab():
+      pos += 1
+    if pos <= idx:  # The stream ended: `pos` frames exist.
+      _check_not_truncated(pos, total)
+      last = _last_readable(cap, pos, total)
+      got.update((i, last) for i in set(inds.tolist()) if i not in got)
+      break
+    ok, frame = cap.retrieve()
+    if not ok:
+      raise VideoDecodeError(f"frame {idx} cannot be retrieved")
+    got[idx] = frame
+  return got
+
+
+@PIPELINES.register
+class OpenCVInit:
+  """Opens ``results['filename']`` with OpenCV; sets ``video_reader``, ``total_frames``
+  and ``new_path`` (the path actually opened, as in MMAction2).
+
+  For containers that store no frame count (mkv, webm) OpenCV estimates it from
+  duration x frame rate, which can be off for variable-frame-rate files; decord
+  and PyAV count the frames instead.
+  """
+
+  def __init__(self, io_backend="disk", **kwargs):
+    _check_disk("OpenCVInit", io_backend)
+    self.io_backend = io_backend
+    self.kwargs = kwargs
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    filename = results["filename"]
+    cap, total = _open_video(filename, "OpenCV", _opencv_open)
+    results["new_path"] = filename
+    results["video_reader"] = cap
+    results["total_frames"] = total
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(io_backend={self.io_backend!r})"
+
+
+@PIPELINES.register
+class OpenCVDecode:
+  """Decodes the sampled frames of a ``cv2.VideoCapture`` in one forward pass, as RGB.
+
+  As in MMAction2, indices past the end of a stream that is shorter than its
+  header said get the last readable frame; a stream more than
+  ``max_missing_tail`` frames short is reported as truncated.
+  """
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    cap = results["video_reader"]
+    inds = _frame_inds(results)
+    total = int(results["total_frames"])
+    try:
+      _check_in_range(inds, total, results.get("filename"))
+      with _decoding(results, "OpenCV"):
+        got = _opencv_frames(cap, inds, total)
+        imgs = _gather(inds, lambda i: cv2.cvtColor(got[i], cv2.COLOR_BGR2RGB))
+    finally:
+      cap.release()
+      results["video_reader"] = None
+    return _set_imgs(results, imgs)
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}()"
+
+
+@PIPELINES.register
+class ArrayDecode:
+  """Takes the sampled frames from ``results['array']``, a (T, H, W, C) array of
+  frames already in memory (e.g. a video handed to the inference API).
+
+  Frame ``i`` is ``array[i + offset - start_index]`` (MMAction2 ignores
+  ``start_index`` here; its inference API sets it to 0, where both agree).
+  RGB keeps all channels; Flow keeps channels 0 and 1 (x, y) as (N, H, W, 2).
+  The dtype is kept.
+  """
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    array = results["array"]
+    modality = results.get("modality", "RGB")
+    inds = _frame_inds(results) + results.get("offset", 0) - results.get("start_index", 0)
+    _check_in_range(inds, len(array), "results['array']")
+    if modality == "RGB":
+      imgs = np.asarray(array[inds])
+    elif modality == "Flow":
+      imgs = np.asarray(array[inds][..., :2])
+    else:
+      raise NotImplementedError(f"ArrayDecode: modality {modality!r}")
+    return _set_imgs(results, imgs)
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}()"

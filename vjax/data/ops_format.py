@@ -127,3 +127,41 @@ class Rename:
 
   def __repr__(self) -> str:
     return f"{type(self).__name__}(mapping={self.mapping})"
+
+
+@PIPELINES.register
+class ImageToTensor:
+  """MMAction2 turns an (H, W, C) image into a (C, H, W) tensor; vjax models are
+  channels-last, so the image keeps its layout and only becomes an ndarray."""
+
+  def __init__(self, keys):
+    self.keys = tuple(keys)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    for k in self.keys:
+      results[k] = np.asarray(results[k])
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(keys={self.keys})"
+
+
+@PIPELINES.register
+class Transpose:
+  """Permutes the axes of each ``keys`` array by ``order``, literally.
+
+  An ``order`` written for MMAction2's channels-first arrays is usually wrong
+  for vjax's channels-last ones, so check it when porting a config.
+  """
+
+  def __init__(self, keys, order):
+    self.keys = tuple(keys)
+    self.order = tuple(order)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    for k in self.keys:
+      results[k] = np.transpose(results[k], self.order)
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(keys={self.keys}, order={self.order})"

@@ -152,3 +152,123 @@ class DenseSampleFrames(SampleFrames):
     start_list = np.linspace(0, sample_position - 1, num=self.num_sample_positions, dtype=int)
     base_offsets = np.arange(self.num_clips) * interval
     return np.concatenate([(base_offsets + s) % num_frames for s in start_list])
+
+
+@PIPELINES.register
+class UntrimmedSampleFrames:
+  """Covers a whole untrimmed video: one clip centred every ``frame_interval`` frames.
+
+  Centres are ``frame_interval // 2``, then every ``frame_interval`` frames up
+  to the end; each clip takes ``clip_len`` consecutive frames around its centre,
+  clamped to the video. ``num_clips`` is set to the number of centres, so the
+  clip count depends on the video length (feature extraction, not batching).
+  """
+
+  def __init__(self, clip_len=1, frame_interval=16, start_index=None):
+    self.clip_len = clip_len
+    self.frame_interval = frame_interval
+    if start_index is not None:
+      warnings.warn("UntrimmedSampleFrames(start_index=...) is ignored: the dataset sets "
+                    "results['start_index'] (as in MMAction2 >= 0.6).")
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    total_frames = int(results["total_frames"])
+    centres = np.arange(self.frame_interval // 2, total_frames, self.frame_interval)
+    if not len(centres):  # MMAction2 fails here too; an empty sample would fail later instead.
+      raise ValueError(f"UntrimmedSampleFrames: a video of {total_frames} frames has no clip "
+                       f"centre (the first is frame {self.frame_interval // 2})")
+    half = self.clip_len // 2
+    frame_inds = centres[:, None] + np.arange(-half, self.clip_len - half)[None, :]
+    frame_inds = np.clip(frame_inds, 0, total_frames - 1).reshape(-1) + results["start_index"]
+    results["frame_inds"] = frame_inds.astype(np.int64)
+    results["clip_len"] = self.clip_len
+    results["frame_interval"] = self.frame_interval
+    results["num_clips"] = len(centres)
+    return results
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(clip_len={self.clip_len}, "
+            f"frame_interval={self.frame_interval})")
+
+
+def _randint(rng, high) -> np.ndarray:
+  """Ints in ``[0, high)`` from a ``Generator`` (training) or a ``RandomState`` (test mode)."""
+  if isinstance(rng, np.random.Generator):
+    return rng.integers(high)
+  return rng.randint(high)
+
+
+def _spread_clip(num_frames: int, clip_len: int, rng) -> np.ndarray:
+  """``clip_len`` increasing indices spread over ``num_frames >= clip_len`` frames.
+
+  Below ``2 * clip_len`` frames the clip is consecutive frames with the surplus
+  frames skipped at random places; otherwise one random frame is taken from
+  each of ``clip_len`` equal segments.
+  """
+  if num_frames < 2 * clip_len:
+    skipped = rng.choice(clip_len + 1, num_frames - clip_len, replace=False)
+    step = np.zeros(clip_len + 1, dtype=np.int64)
+    step[skipped] = 1
+    return np.arange(clip_len) + np.cumsum(step)[:-1]
+  bounds = np.arange(clip_len + 1) * num_frames // clip_len
+  return bounds[:-1] + _randint(rng, np.diff(bounds))
+
+
+@PIPELINES.register
+class UniformSampleFrames:
+  """The skeleton (PoseC3D / ST-GCN) sampler: one frame from each of ``clip_len`` segments.
+
+  Videos shorter than ``clip_len`` loop (indices are taken modulo the length).
+  Test mode draws from a private ``np.random.RandomState(seed)`` re-created on
+  every call, so a video always gets the same clips; the draws are the ones
+  MMAction2 makes after ``np.random.seed(seed)``, but the global numpy state is
+  left alone. In test mode, clips of a video shorter than ``clip_len`` start at
+  evenly spaced frames. Sets ``frame_interval=None``.
+
+  Unlike MMAction2 (which asserts ``num_clips == 1`` when training), training
+  with ``num_clips > 1`` draws that many independent clips.
+  """
+
+  def __init__(self, clip_len, num_clips=1, test_mode=False, seed=255):
+    self.clip_len = clip_len
+    self.num_clips = num_clips
+    self.test_mode = test_mode
+    self.seed = seed
+
+  def _get_train_clips(self, num_frames: int, rng: np.random.Generator) -> np.ndarray:
+    clips = []
+    for _ in range(self.num_clips):
+      if num_frames < self.clip_len:
+        start = int(rng.integers(0, num_frames))
+        clips.append(np.arange(start, start + self.clip_len))
+      else:
+        clips.append(_spread_clip(num_frames, self.clip_len, rng))
+    return np.concatenate(clips)
+
+  def _get_test_clips(self, num_frames: int) -> np.ndarray:
+    rng = np.random.RandomState(self.seed)  # pylint: disable=no-member
+    if num_frames < self.clip_len:
+      if num_frames < self.num_clips:
+        starts = range(self.num_clips)
+      else:
+        starts = [i * num_frames // self.num_clips for i in range(self.num_clips)]
+      return np.concatenate([np.arange(s, s + self.clip_len) for s in starts])
+    return np.concatenate(
+        [_spread_clip(num_frames, self.clip_len, rng) for _ in range(self.num_clips)])
+
+  def __call__(self, results: dict, rng: np.random.Generator | None = None) -> dict:
+    num_frames = int(results["total_frames"])
+    if self.test_mode:
+      inds = self._get_test_clips(num_frames)
+    else:
+      inds = self._get_train_clips(num_frames, as_rng(rng))
+    inds = np.mod(inds, num_frames) + results["start_index"]
+    results["frame_inds"] = inds.astype(np.int64)
+    results["clip_len"] = self.clip_len
+    results["frame_interval"] = None
+    results["num_clips"] = self.num_clips
+    return results
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(clip_len={self.clip_len}, num_clips={self.num_clips}, "
+            f"test_mode={self.test_mode}, seed={self.seed})")

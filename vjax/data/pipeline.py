@@ -83,4 +83,5 @@ def pair(x) -> tuple:
 
 # Importing the op modules registers their ops (they import PIPELINES from here).
 # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
-from vjax.data import ops_augment, ops_decode, ops_format, ops_sampling  # noqa: E402,F401
+from vjax.data import (ops_augment, ops_color, ops_decode, ops_format,  # noqa: E402,F401
+                       ops_imgaug, ops_sampling)
