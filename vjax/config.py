@@ -30,6 +30,9 @@ def default_config() -> ml_collections.ConfigDict:
       videos_per_device=8,
       test_videos_per_device=1,
       workers=2,
+      # Bad samples (missing/corrupt files, decoder errors): 'raise' stops with the file's
+      # name; 'skip' loads the next sample instead and counts and logs the skipped files.
+      on_error="raise",
       img_norm_cfg=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                         to_bgr=False),
   ))

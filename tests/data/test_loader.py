@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 
+import cv2
 import grain
 import numpy as np
 import pytest
 from etils import epath
 
-from vjax.data import SampleError, TFDSDataset, make_eval_iterator, make_train_iterator
+from vjax.data import (RawframeDataset, SampleError, TFDSDataset, VideoDataset, make_eval_iterator,
+                       make_train_iterator)
+from vjax.data.loader import example_sample
 
 
 class _Source:
@@ -181,3 +186,193 @@ def test_workers_match_in_process_and_report_errors(tiny_data_dir):
       list(bad)
   finally:
     bad.close()
+
+
+# --- Bad inputs on real files: on_error='raise' | 'skip' -------------------------------------
+
+def _value(label):
+  """Pixel value that encodes a label, so a row's frames tell which sample they came from."""
+  return 30 + 60 * label
+
+
+def _write_video(path, num_frames, value):
+  import av  # pylint: disable=g-import-not-at-top
+  with av.open(str(path), "w") as container:
+    stream = container.add_stream("mpeg4", rate=8)
+    stream.width = stream.height = 16
+    stream.pix_fmt = "yuv420p"
+    frame = np.full((16, 16, 3), value, np.uint8)
+    for _ in range(num_frames):
+      for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+
+
+# (file, label): missing.mp4 is never written; short.mp4 has fewer frames than a clip needs.
+_VIDEOS = [("v0.mp4", 0), ("missing.mp4", 1), ("corrupt.mp4", 2), ("v3.mp4", 3),
+           ("truncated.mp4", 1), ("short.mp4", 2)]
+_BAD_VIDEOS = ["missing.mp4", "corrupt.mp4", "truncated.mp4"]
+_VIDEO_PIPE = [dict(type="PyAVInit"),
+               dict(type="SampleFrames", clip_len=4, frame_interval=1, test_mode=True),
+               dict(type="PyAVDecode")]
+
+
+@pytest.fixture(scope="module")
+def video_list(tmp_path_factory):
+  root = tmp_path_factory.mktemp("videos")
+  _write_video(root / "v0.mp4", 8, _value(0))
+  _write_video(root / "v3.mp4", 8, _value(3))
+  _write_video(root / "short.mp4", 2, _value(2))
+  _write_video(root / "whole.mp4", 8, _value(1))
+  data = (root / "whole.mp4").read_bytes()
+  (root / "truncated.mp4").write_bytes(data[:len(data) // 2])
+  (root / "corrupt.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
+  ann = root / "list.txt"
+  ann.write_text("".join(f"{name} {label}\n" for name, label in _VIDEOS))
+  return VideoDataset(str(ann), data_prefix=str(root))
+
+
+def _bad_names(it):
+  return {name.split(" ")[0].rsplit("/", 1)[-1]: n for name, n in it.bad_samples().items()}
+
+
+def _assert_labels_match_frames(batch):
+  for imgs, label in zip(batch["imgs"], batch["label"]):
+    assert abs(float(imgs.mean()) - _value(int(label))) < 8, (imgs.mean(), label)
+
+
+def test_skip_replaces_bad_videos_with_the_next_loadable_one(video_list, caplog):
+  it = make_eval_iterator(video_list, _VIDEO_PIPE, global_batch_size=4, on_error="skip")
+  with caplog.at_level(logging.WARNING):
+    batches = list(it)
+  # 1 (missing) and 2 (corrupt) fall through to 3; 4 (truncated) to 5; short.mp4 loops.
+  assert np.concatenate([b["label"][b["mask"]] for b in batches]).tolist() == [0, 3, 3, 3, 2, 2]
+  assert np.concatenate([b["index"][b["mask"]] for b in batches]).tolist() == list(range(6))
+  for b in batches:
+    _assert_labels_match_frames(b)
+  assert _bad_names(it) == {name: 1 for name in _BAD_VIDEOS}
+  assert "list.txt" in next(iter(it.bad_samples()))  # Names say where the entry is listed.
+  text = caplog.text
+  for name in _BAD_VIDEOS:  # Each file is logged with the decoder's error.
+    assert re.search(rf"{name} \(line \d of .*list\.txt\): \w+Error: ", text), name
+  assert "evaluation data: 3 sample(s) failed to load" in text  # The end-of-pass summary.
+
+
+def test_raise_names_the_bad_video_and_the_decoder_error(video_list):
+  it = make_eval_iterator(video_list, _VIDEO_PIPE, global_batch_size=1)
+  next(it)
+  with pytest.raises(SampleError, match=r"missing\.mp4 \(line 2 of .*list\.txt\).*Error"):
+    next(it)
+  for name, i in [("corrupt.mp4", 2), ("truncated.mp4", 4)]:
+    one = make_eval_iterator(video_list, _VIDEO_PIPE, global_batch_size=6)
+    with pytest.raises(SampleError, match=rf"{name} \(line {i + 1} .*\): \w+Error: "):
+      one._batch_fn.loader(i, np.random.default_rng)  # pylint: disable=protected-access
+
+
+def test_skip_counts_survive_state_save_and_restore(video_list):
+  kw = dict(global_batch_size=4, seed=1, on_error="skip")
+  ref = make_train_iterator(video_list, _VIDEO_PIPE, **kw)
+  ref_batches = _take(ref, 3)  # 12 draws: two epochs, each bad video drawn once per epoch.
+  assert _bad_names(ref) == {name: 2 for name in _BAD_VIDEOS}
+  it = make_train_iterator(video_list, _VIDEO_PIPE, **kw)
+  _take(it, 1)
+  state = json.loads(json.dumps(it.get_state()))
+  restored = make_train_iterator(video_list, _VIDEO_PIPE, **kw)
+  restored.set_state(state)
+  assert restored.bad_samples() == it.bad_samples()
+  _assert_same(ref_batches[1:], _take(restored, 2))
+  assert restored.bad_samples() == ref.bad_samples()
+  for b in ref_batches:
+    _assert_labels_match_frames(b)
+  old = {k: v for k, v in state.items() if k != "bad_samples"}  # A state from before counts.
+  restored.set_state(old)
+  assert restored.bad_samples() == {}
+
+
+def _write_frames(folder, num_frames, value):
+  folder.mkdir(parents=True)
+  for i in range(1, num_frames + 1):
+    cv2.imwrite(str(folder / f"img_{i:05}.jpg"), np.full((8, 8, 3), value, np.uint8))
+
+
+def test_skip_rawframes_with_missing_frame_files(tmp_path, caplog):
+  _write_frames(tmp_path / "f0", 8, _value(0))
+  _write_frames(tmp_path / "f1", 3, _value(1))  # The list says 8 frames.
+  _write_frames(tmp_path / "f3", 8, _value(3))  # f2 is not there at all.
+  ann = tmp_path / "frames.txt"
+  ann.write_text("f0 8 0\nf1 8 1\nf2 8 2\nf3 8 3\n")
+  source = RawframeDataset(str(ann), data_prefix=str(tmp_path))
+  pipe = [dict(type="SampleFrames", clip_len=4, frame_interval=2, test_mode=True),
+          dict(type="RawFrameDecode")]
+  it = make_eval_iterator(source, pipe, global_batch_size=4, on_error="skip")
+  with caplog.at_level(logging.WARNING):
+    (batch,) = list(it)
+  assert batch["label"].tolist() == [0, 3, 3, 3]
+  _assert_labels_match_frames(batch)
+  assert _bad_names(it) == {"f1": 1, "f2": 1}
+  assert "FileNotFoundError" in caplog.text and "img_00005.jpg" in caplog.text
+  with pytest.raises(SampleError, match=r"f1 \(line 2 .*FileNotFoundError.*img_00005\.jpg"):
+    list(make_eval_iterator(source, pipe, global_batch_size=4))
+
+
+class _AllBad(_Source):
+
+  def __getitem__(self, i):
+    raise OSError("unreadable")
+
+
+def test_skip_gives_up_when_nothing_loads():
+  it = make_eval_iterator(_AllBad(3), [], global_batch_size=3, keys=("imgs",), on_error="skip")
+  with pytest.raises(SampleError, match=r"no loadable sample among the 3 from clip_000\.mp4"):
+    next(it)
+  with pytest.raises(ValueError, match="on_error must be one of"):
+    make_eval_iterator(_Source(3), [], global_batch_size=3, on_error="ignore")
+
+
+def test_example_sample_for_model_init_follows_the_policy():
+  # Model initialisation reads one sample for its shape: a bad first sample must not
+  # crash a run that asked to skip bad samples, and must name the file otherwise.
+  sample = example_sample(_Source(4, bad=0), _PIPE, keys=_KEYS, on_error="skip")
+  assert sample["idx"] == 1 and sample["imgs"].shape == (4, 10, 10, 3)
+  with pytest.raises(SampleError, match="clip_000.mp4"):
+    example_sample(_Source(4, bad=0), _PIPE, on_error="raise")
+
+
+def test_skip_in_worker_processes_is_counted(caplog):
+  it = make_eval_iterator(_Source(6, bad=5), [], global_batch_size=4, keys=("idx", "label"),
+                          worker_count=1, on_error="skip")
+  try:
+    with caplog.at_level(logging.WARNING):
+      batches = list(it)
+  finally:
+    it.close()
+  assert batches[1]["idx"][:2].tolist() == [4, 0]  # 5 wraps around to 0, label and all.
+  assert batches[1]["label"][:2].tolist() == [1, 0]
+  assert it.bad_samples() == {"clip_005.mp4": 1} and "clip_005.mp4" in caplog.text
+
+
+def test_sample_by_class_draws(tmp_path):
+  ann = tmp_path / "l.txt"
+  counts = (12, 3, 1)
+  ann.write_text("".join(f"v{c}_{i} 8 {c}\n" for c, n in enumerate(counts) for i in range(n)))
+
+  def draws(power, seed=3, batches=150):
+    source = RawframeDataset(str(ann), sample_by_class=True, power=power)
+    it = make_train_iterator(source, [], global_batch_size=16, seed=seed,
+                             keys=("label", "frame_dir"))
+    got = _take(it, batches)
+    return (np.concatenate([b["label"] for b in got]),
+            np.concatenate([b["frame_dir"] for b in got]))
+
+  labels, dirs = draws(power=0)  # 2400 draws; one standard deviation is about 0.01.
+  np.testing.assert_allclose(np.bincount(labels) / len(labels), [1 / 3] * 3, atol=0.04)
+  within = [np.mean(dirs == f"v1_{i}") for i in range(3)]  # Uniform inside a class.
+  np.testing.assert_allclose(within, [1 / 9] * 3, atol=0.03)
+  labels1, _ = draws(power=1)
+  np.testing.assert_allclose(np.bincount(labels1) / len(labels1), [0.75, 0.1875, 0.0625],
+                             atol=0.04)
+  again, _ = draws(power=0, batches=20)
+  np.testing.assert_array_equal(again, labels[:320])  # Deterministic by seed.
+  other, _ = draws(power=0, seed=4, batches=20)
+  assert not np.array_equal(other, again)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
+import ml_collections
 import numpy as np
 import pytest
 
 from vjax.data import DATASETS, RawframeDataset, TFDSDataset, VideoDataset
+from vjax.data.sources import build_split
 
 
 def _write(path, text):
@@ -111,3 +114,144 @@ def test_tfds_dataset_unknown_dataset_says_how_to_build(tmp_path):
   msg = str(e.value)
   assert "'my_videos'" in msg and str(tmp_path) in msg
   assert "download_and_prepare(file_format='array_record')" in msg
+
+
+def test_video_list_multi_label_and_flow_rawframes(tmp_path):
+  ds = VideoDataset(_write(tmp_path / "v.txt", "a.mp4 0 3\nb.mp4 2\n"), multi_class=True,
+                    num_classes=4)
+  np.testing.assert_array_equal(ds[0]["label"], [1, 0, 0, 1])
+  np.testing.assert_array_equal(ds[1]["label"], [0, 0, 1, 0])
+  flow = RawframeDataset(_write(tmp_path / "f.txt", "v 9 1\n"), modality="Flow",
+                         filename_tmpl="{}_{:05d}.jpg")
+  assert flow[0]["modality"] == "Flow" and flow[0]["start_index"] == 1
+  with pytest.raises(ValueError, match="'img_{:05}.jpg' for modality 'Flow'.*same name"):
+    RawframeDataset(_write(tmp_path / "g.txt", "v 9 1\n"), modality="Flow")
+  with pytest.raises(ValueError, match="modality 'Depth'"):
+    VideoDataset(_write(tmp_path / "h.txt", "a.mp4 1\n"), modality="Depth")
+
+
+@pytest.mark.parametrize("kwargs, line, match", [
+    (dict(with_offset=True), "v1 5", "missing total_frames"),
+    (dict(with_offset=True), "v1 x 5 1", "offset 'x' is not an integer"),
+    (dict(), "v1 -3 1", "total_frames -3 is below 0"),
+    (dict(), "v1", "missing total_frames"),
+    (dict(multi_class=True, num_classes=4), "v1 8 1 4", r"label\(s\) \[1, 4\] outside \[0, 4\)"),
+])
+def test_rawframe_malformed_line_says_what_was_expected(tmp_path, kwargs, line, match):
+  ann = _write(tmp_path / "bad.txt", f"\n{line}\n")  # The blank line still counts: line 2.
+  with pytest.raises(ValueError) as e:
+    RawframeDataset(ann, **kwargs)
+  msg = str(e.value)
+  assert f"{ann}:2: " in msg and re.search(match, msg), msg
+  offset = "<offset> " if kwargs.get("with_offset") else ""
+  assert f"expected: <frame_dir> {offset}<total_frames> <label>" in msg
+
+
+@pytest.mark.parametrize("line, match", [
+    ("a.mp4", "missing label"),
+    ("a.mp4 one", "label 'one' is not an integer"),
+    ("a.mp4 1 2", "2 labels but multi_class=False"),
+    ("a.mp4 9", r"outside \[0, 5\)"),
+])
+def test_video_malformed_line(tmp_path, line, match):
+  ann = _write(tmp_path / "v.txt", f"ok.mp4 1\nok2.mp4 0\n{line}\n")
+  with pytest.raises(ValueError) as e:
+    VideoDataset(ann, num_classes=5)
+  assert f"{ann}:3: " in str(e.value) and re.search(match, str(e.value))
+  assert "expected: <path> <label>" in str(e.value)
+
+
+def test_json_lists(tmp_path):
+  js = _write(tmp_path / "r.json", json.dumps([
+      {"frame_dir": "a", "total_frames": 7, "label": [1, 2]},
+      {"frame_dir": "b", "total_frames": 3, "label": [0], "offset": 2}]))
+  ds = RawframeDataset(js, data_prefix="/f", multi_class=True, num_classes=3)
+  np.testing.assert_array_equal(ds[0]["label"], [0, 1, 1])
+  assert ds[1]["frame_dir"] == "/f/b" and ds[1]["offset"] == 2
+  assert ds.describe(1) == f"/f/b (entry 1 of {js})"
+  vs = VideoDataset(_write(tmp_path / "v.json", json.dumps([{"filename": "x.mp4", "label": 4}])))
+  assert vs[0] == dict(filename="x.mp4", label=4, modality="RGB", start_index=0)
+
+
+@pytest.mark.parametrize("items, match", [
+    ([{"frame_dir": "a", "label": [1]}], r"r.json\[0\]: .*needs 'total_frames'"),
+    ([{"frame_dir": "a", "total_frames": 2, "label": [1]},
+      {"frame_dir": "b", "total_frames": "many", "label": [1]}],
+     r"r.json\[1\]: total_frames 'many' is not an integer"),
+    ([{"frame_dir": "a", "total_frames": 2, "label": ["x"]}], r"\[0\]: label 'x' is not"),
+    ([{"frame_dir": "a", "total_frames": 2, "label": [7]}], r"\[0\]: label\(s\) \[7\] outside"),
+    ([{"filename": "a.mp4", "label": [1]}], r"\[0\]: .*needs 'frame_dir'"),
+    ({"a": 1}, "expected a JSON list"),
+])
+def test_json_malformed_entries(tmp_path, items, match):
+  js = _write(tmp_path / "r.json", json.dumps(items))
+  with pytest.raises(ValueError, match=match):
+    RawframeDataset(js, num_classes=5)
+
+
+def _by_class_list(tmp_path, counts=(6, 3, 1)):
+  lines = [f"v{c}_{i} 8 {c}" for c, n in enumerate(counts) for i in range(n)]
+  return _write(tmp_path / "l.txt", "\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("power, expected", [(0, [1 / 3] * 3), (1, [0.6, 0.3, 0.1]),
+                                             (0.5, np.sqrt([6, 3, 1]) / np.sqrt([6, 3, 1]).sum())])
+def test_sample_by_class_probabilities(tmp_path, power, expected):
+  ds = RawframeDataset(_by_class_list(tmp_path), sample_by_class=True, power=power)
+  np.testing.assert_allclose([ds.class_prob[c] for c in range(3)], expected)
+  w = ds.sample_weights()
+  labels = np.array([info["label"] for info in ds.video_infos])
+  np.testing.assert_allclose([w[labels == c].sum() for c in range(3)], expected)
+  for c in range(3):  # Uniform within a class.
+    np.testing.assert_allclose(w[labels == c], w[labels == c][0])
+  assert RawframeDataset(_by_class_list(tmp_path)).sample_weights() is None
+  with pytest.raises(ValueError, match="sample_by_class needs single-label"):
+    RawframeDataset(_by_class_list(tmp_path), sample_by_class=True, multi_class=True,
+                    num_classes=3)
+
+
+def test_repeat_and_concat_datasets(tmp_path):
+  a = dict(type="RawframeDataset", ann_file=_write(tmp_path / "a.txt", "a0 4 0\na1 4 1\n"))
+  b = dict(type="VideoDataset", data_prefix="/v",
+           ann_file=_write(tmp_path / "b.txt", "b0.mp4 2\nb1.mp4 3\nb2.mp4 4\n"))
+  rep = DATASETS.build(dict(type="RepeatDataset", dataset=a, times=3))
+  assert len(rep) == 6 and [rep[i]["frame_dir"] for i in range(6)] == ["a0", "a1"] * 3
+  assert "a1" in rep.describe(5) and "line 2" in rep.describe(5)
+  cat = DATASETS.build(dict(type="ConcatDataset", datasets=[a, b, dict(a)]))
+  assert len(cat) == 7
+  assert [cat[i].get("frame_dir") or cat[i]["filename"] for i in range(7)] == [
+      "a0", "a1", "/v/b0.mp4", "/v/b1.mp4", "/v/b2.mp4", "a0", "a1"]
+  assert [cat[i]["label"] for i in range(7)] == [0, 1, 2, 3, 4, 0, 1]
+  assert "b2.mp4" in cat.describe(4) and cat.sample_weights() is None
+  with pytest.raises(IndexError):
+    cat[7]
+  nested = DATASETS.build(dict(type="RepeatDataset", times=2,
+                               dataset=dict(type="ConcatDataset", datasets=[a, b])))
+  assert len(nested) == 10 and nested[9]["filename"] == "/v/b2.mp4"
+  assert pickle.loads(pickle.dumps(nested))[7] == nested[7]
+
+
+def test_wrapper_sample_weights(tmp_path):
+  by_class = dict(type="RawframeDataset", ann_file=_by_class_list(tmp_path), sample_by_class=True)
+  plain = dict(type="VideoDataset", ann_file=_write(tmp_path / "b.txt", "x.mp4 0\ny.mp4 1\n"))
+  inner = DATASETS.build(by_class).sample_weights()
+  rep = DATASETS.build(dict(type="RepeatDataset", dataset=by_class, times=2)).sample_weights()
+  np.testing.assert_allclose(rep, np.tile(inner, 2) / 2)
+  cat = DATASETS.build(dict(type="ConcatDataset", datasets=[by_class, plain])).sample_weights()
+  np.testing.assert_allclose(cat, np.concatenate([inner * 10 / 12, [1 / 12, 1 / 12]]))
+
+
+def test_build_split_takes_pipelines_from_wrapped_configs(tmp_path):
+  pipe = [dict(type="SampleFrames", clip_len=2), dict(type="RawFrameDecode")]
+  a = dict(type="RawframeDataset", ann_file=_write(tmp_path / "a.txt", "a0 4 0\n"), pipeline=pipe)
+  source, pipeline = build_split(ml_collections.ConfigDict(dict(
+      type="RepeatDataset", times=2, dataset=dict(type="ConcatDataset", datasets=[a, a]))))
+  assert len(source) == 4 and pipeline == pipe
+  _, pipeline = build_split(dict(type="ConcatDataset", datasets=[a, a], pipeline=pipe))
+  assert pipeline == pipe
+  other = dict(a, pipeline=pipe[:1])
+  with pytest.raises(ValueError, match="different pipelines"):
+    build_split(dict(type="ConcatDataset", datasets=[a, other]))
+  source, pipeline = build_split(dict(type="RepeatDataset", times=1,
+                                      dataset=dict(a, pipeline=None) | {"test_mode": True}))
+  assert source.dataset.test_mode and pipeline == []

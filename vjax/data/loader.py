@@ -11,24 +11,39 @@ process agrees on, so
   counts, other process counts with the same global batch size);
 * each sample's augmentation rng is derived from ``(seed, epoch, dataset index)``.
 
+Bad samples (a missing or corrupt file, a decoder error) follow ``on_error``:
+'raise' stops with a ``SampleError`` naming the file; 'skip' loads the next
+index in dataset order that works instead (its own frames and label, with that
+index's rng, so it stays deterministic) and reports the skipped sample inside
+the batch, so counts come back from worker processes too. The iterator keeps
+them (``bad_samples()``), logs each new file once, and carries them in its
+state so a resumed run reports the same totals.
+
 grain does the execution: a ``MapDataset`` over steps, thread prefetch, and
 ``mp_prefetch`` worker processes that each produce whole batches.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import sys
 from typing import Any, Callable, Mapping, Sequence
 
 import grain
 import numpy as np
+from absl import logging
 
 from vjax.data.pipeline import Compose
 
 _STATE_VERSION = 1
 # Domain tags keep the shuffle, train-augmentation and eval rng streams apart.
 _SHUFFLE, _TRAIN, _EVAL = 0, 1, 2
+ON_ERROR = ("raise", "skip")
+# With on_error='skip', this many following samples are tried before giving up: a longer
+# run of failures means a setup problem (wrong data_prefix, a broken pipeline), not bad files.
+_MAX_SUBSTITUTES = 64
+_BAD_KEY = "_bad_samples"  # Batch entry that carries skipped samples out of grain workers.
 
 
 class SampleError(RuntimeError):
@@ -59,31 +74,65 @@ def _stack(key: str, values: Sequence[Any]) -> np.ndarray:
 class _SampleLoader:
   """source[i] -> pipeline -> the selected keys. Picklable; lives in grain workers.
 
-  ``on_error`` is the policy slot for bad samples: only 'raise' (a ``SampleError``
-  naming the sample) exists now; a skip-and-count policy would substitute another
-  sample here and count the failure.
+  Called as ``loader(index, rng_for)`` where ``rng_for(i)`` is sample ``i``'s
+  rng; returns ``(sample, skipped)``. ``skipped`` lists ``(name, error)`` of the
+  requested sample when ``on_error='skip'`` replaced it by a later one.
   """
 
   def __init__(self, source, pipeline, keys: Sequence[str], on_error: str = "raise"):
-    if on_error != "raise":
-      raise NotImplementedError(f"on_error={on_error!r}: only 'raise' is implemented")
+    if on_error not in ON_ERROR:
+      raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     self.source = source
     self.pipeline = pipeline
     self.keys = tuple(keys)
     self.on_error = on_error
 
-  def __call__(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+  def _load(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+    results = self.pipeline(self.source[index], rng)
+    if results is None:
+      raise ValueError("the pipeline returned None")
+    missing = [k for k in self.keys if k not in results]
+    if missing:
+      raise KeyError(f"pipeline output lacks keys {missing}; it has {sorted(results)}")
+    return {k: results[k] for k in self.keys}
+
+  def _error(self, index: int, e: Exception) -> str:
+    return f"Failed to load sample {_describe(self.source, index)}: {type(e).__name__}: {e}"
+
+  def __call__(self, index: int, rng_for: Callable[[int], np.random.Generator]
+               ) -> tuple[dict[str, Any], tuple]:
     try:
-      results = self.pipeline(self.source[index], rng)
-      if results is None:
-        raise ValueError("the pipeline returned None")
-      missing = [k for k in self.keys if k not in results]
-      if missing:
-        raise KeyError(f"pipeline output lacks keys {missing}; it has {sorted(results)}")
-      return {k: results[k] for k in self.keys}
+      return self._load(index, rng_for(index)), ()
     except Exception as e:  # pylint: disable=broad-except
-      raise SampleError(f"Failed to load sample {_describe(self.source, index)}: "
-                        f"{type(e).__name__}: {e}") from e
+      if self.on_error == "raise":
+        raise SampleError(self._error(index, e)) from e
+      skipped = ((_describe(self.source, index), f"{type(e).__name__}: {e}"),)
+    tries = min(len(self.source), _MAX_SUBSTITUTES + 1)
+    last = None
+    for step in range(1, tries):
+      j = (index + step) % len(self.source)
+      try:
+        return self._load(j, rng_for(j)), skipped
+      except Exception as e:  # pylint: disable=broad-except  # Counted when j is drawn itself.
+        last = f"; last: {type(e).__name__}: {e}"
+    raise SampleError(
+        f"on_error='skip' found no loadable sample among the {tries} from "
+        f"{_describe(self.source, index)} on; check data_prefix and the pipeline. First error: "
+        f"{skipped[0][1]}{last or ''}")
+
+
+def example_sample(source, pipeline_cfg, keys: Sequence[str] = ("imgs",),
+                   on_error: str = "raise") -> dict[str, Any]:
+  """One processed sample (index 0, or the next loadable one under ``on_error='skip'``):
+  what model initialisation needs to know the input shape."""
+  loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
+  return loader(0, lambda i: np.random.default_rng(i))[0]
+
+
+def _with_skipped(batch: dict[str, Any], skipped: list) -> dict[str, Any]:
+  if skipped:
+    batch[_BAD_KEY] = tuple(skipped)
+  return batch
 
 
 def _check_sharding(global_batch_size: int, process_index: int, process_count: int) -> int:
@@ -106,26 +155,49 @@ class _TrainBatch:
     self.global_batch_size = global_batch_size
     self.offset = process_index * local_batch_size
     self.local_batch_size = local_batch_size
-    self._perms: dict[int, np.ndarray] = {}
+    self.weights = _sample_weights(loader.source, size)
+    self._orders: dict[int, np.ndarray] = {}
 
-  def permutation(self, epoch: int) -> np.ndarray:
-    """The epoch's order of dataset indices (cached: a batch touches at most two epochs)."""
-    perm = self._perms.get(epoch)
-    if perm is None:
-      perm = np.random.default_rng([self.seed, _SHUFFLE, epoch]).permutation(self.size)
-      self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
-      self._perms[epoch] = perm
-    return perm
+  def order(self, epoch: int) -> np.ndarray:
+    """The epoch's dataset indices: a permutation, or with per-sample weights (MMAction2's
+    ``sample_by_class``) ``size`` draws with replacement, as its ClassSpecificDistributedSampler
+    with a fixed length. Cached: a batch touches at most two epochs."""
+    order = self._orders.get(epoch)
+    if order is None:
+      rng = np.random.default_rng([self.seed, _SHUFFLE, epoch])
+      if self.weights is None:
+        order = rng.permutation(self.size)
+      else:
+        order = rng.choice(self.size, size=self.size, p=self.weights)
+      self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}
+      self._orders[epoch] = order
+    return order
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
-    samples = []
+    samples, skipped = [], []
     start = step * self.global_batch_size + self.offset
     for g in range(start, start + self.local_batch_size):
       epoch, pos = divmod(g, self.size)
-      index = int(self.permutation(epoch)[pos])
-      rng = np.random.default_rng([self.seed, _TRAIN, epoch, index])
-      samples.append(self.loader(index, rng))
-    return {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
+      index = int(self.order(epoch)[pos])
+      sample, bad = self.loader(
+          index, lambda i, e=epoch: np.random.default_rng([self.seed, _TRAIN, e, i]))
+      samples.append(sample)
+      skipped.extend(bad)
+    batch = {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
+    return _with_skipped(batch, skipped)
+
+
+def _sample_weights(source, size: int) -> np.ndarray | None:
+  """The source's per-sample draw probabilities (``sample_weights()``), checked, or None."""
+  fn = getattr(source, "sample_weights", None)
+  weights = fn() if fn is not None else None
+  if weights is None:
+    return None
+  weights = np.asarray(weights, np.float64)
+  if weights.shape != (size,) or (weights < 0).any() or not weights.sum() > 0:
+    raise ValueError(f"{type(source).__name__}.sample_weights() must give {size} non-negative "
+                     f"weights with a positive sum, got shape {weights.shape}")
+  return weights / weights.sum()
 
 
 class _EvalBatch:
@@ -139,20 +211,21 @@ class _EvalBatch:
     self.offset = process_index * local_batch_size
     self.local_batch_size = local_batch_size
 
-  def _load(self, index: int) -> dict[str, Any]:
-    return self.loader(index, np.random.default_rng([0, _EVAL, index]))
+  def _load(self, index: int) -> tuple[dict[str, Any], tuple]:
+    return self.loader(index, lambda i: np.random.default_rng([0, _EVAL, i]))
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
     start = step * self.global_batch_size + self.offset
     positions = range(start, start + self.local_batch_size)
     real = {g: self._load(g) for g in positions if g < self.size}
-    # Padding repeats a real sample (masked out) so shapes match without knowing them up front.
-    filler = next(iter(real.values())) if real else self._load(start % self.size)
-    samples = [real.get(g, filler) for g in positions]
+    # Padding repeats a real sample (masked out) so shapes match without knowing them up front;
+    # a padding load's skips are not counted (the sample is counted where it is real).
+    filler = next(iter(real.values()))[0] if real else self._load(start % self.size)[0]
+    samples = [real[g][0] if g in real else filler for g in positions]
     batch = {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
     batch["mask"] = np.array([g < self.size for g in positions], dtype=bool)
     batch["index"] = np.array([g if g < self.size else -1 for g in positions], dtype=np.int64)
-    return batch
+    return _with_skipped(batch, [b for _, bad in real.values() for b in bad])
 
 
 def _ensure_absl_flags_parsed() -> None:
@@ -174,13 +247,18 @@ class DataIterator(grain.DatasetIterator):
   A ``grain.DatasetIterator``, so ``grain.checkpoint.CheckpointSave(it)`` /
   ``CheckpointRestore(it)`` (orbax) and ``get_state``/``set_state`` (JSON) both
   work. ``set_state`` rebuilds the grain pipeline from the restored step, so a
-  state also restores into an iterator with a different worker count.
+  state also restores into an iterator with a different worker count. Samples
+  skipped under ``on_error='skip'`` are counted per sample in yielded batches
+  (``bad_samples()``, part of the state); ``what`` names the data in the logs.
   """
 
   def __init__(self, batch_fn: Callable[[int], dict], *, stop: int, fingerprint: dict,
                worker_count: int = 0, worker_buffer_size: int = 2, read_threads: int = 1,
-               prefetch: int = 2):
+               prefetch: int = 2, what: str = "data"):
     super().__init__()
+    self._what = what
+    self._bad: collections.Counter = collections.Counter()
+    self._reported_end = False
     self._batch_fn = batch_fn
     self._stop = stop
     self._fingerprint = dict(fingerprint)
@@ -211,10 +289,35 @@ class DataIterator(grain.DatasetIterator):
   def __next__(self) -> dict[str, np.ndarray]:
     if self._step >= self._stop:
       self._close_inner()  # Finished: release worker processes and their shared memory.
+      self._report_end()
       raise StopIteration
     batch = next(self._inner())
     self._step += 1
+    self._count_skipped(batch.pop(_BAD_KEY, ()))
     return batch
+
+  def _count_skipped(self, skipped) -> None:
+    new = [(name, err) for name, err in dict(skipped).items() if name not in self._bad]
+    self._bad.update(name for name, _ in skipped)
+    if new:
+      logging.warning(
+          "%s: on_error='skip' replaced %d sample(s) that failed to load with the next loadable "
+          "sample (%d skipped so far, %d distinct):\n  %s", self._what, len(skipped),
+          sum(self._bad.values()), len(self._bad),
+          "\n  ".join(f"{name}: {err}" for name, err in new))
+
+  def _report_end(self) -> None:
+    if self._bad and not self._reported_end:
+      self._reported_end = True
+      logging.warning(
+          "%s: %d sample(s) failed to load and were replaced by the next loadable sample "
+          "(on_error='skip'); results computed on this pass count those substitutes in their "
+          "place. Skipped: %s", self._what, sum(self._bad.values()),
+          ", ".join(f"{name} (x{n})" for name, n in sorted(self._bad.items())))
+
+  def bad_samples(self) -> dict[str, int]:
+    """Samples skipped so far (``on_error='skip'``): name (file and list entry) -> times."""
+    return dict(self._bad)
 
   @property
   def step(self) -> int:
@@ -222,7 +325,8 @@ class DataIterator(grain.DatasetIterator):
     return self._step
 
   def get_state(self) -> dict[str, Any]:
-    return {"version": _STATE_VERSION, "step": self._step, **self._fingerprint}
+    return {"version": _STATE_VERSION, "step": self._step, **self._fingerprint,
+            "bad_samples": dict(self._bad)}
 
   def set_state(self, state: Mapping[str, Any]) -> None:
     if state.get("version") != _STATE_VERSION:
@@ -235,6 +339,10 @@ class DataIterator(grain.DatasetIterator):
                        "resuming would not reproduce the same batches.")
     self._close_inner()
     self._step = int(state["step"])
+    # States saved before skip counting existed have no counts: start from none.
+    self._bad = collections.Counter({str(k): int(v)
+                                     for k, v in state.get("bad_samples", {}).items()})
+    self._reported_end = False
 
   def start_prefetch(self) -> None:
     it = self._inner()
@@ -266,10 +374,13 @@ def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: i
   """Infinite training iterator over this process's share of each global batch.
 
   Every epoch is a fresh permutation of the source (seeded by ``seed`` and the
-  epoch); epochs run back to back, so a batch can straddle an epoch boundary.
+  epoch), or ``len(source)`` weighted draws if the source has
+  ``sample_weights()`` (``sample_by_class``); epochs run back to back, so a
+  batch can straddle an epoch boundary.
   Yields ``{key: array}`` with ``global_batch_size // process_count`` rows
   (``imgs`` as produced by the pipeline, usually uint8; ``label`` int32).
-  ``pipeline_cfg`` is a list of op dicts or a ``Compose``.
+  ``pipeline_cfg`` is a list of op dicts or a ``Compose``. ``on_error`` is
+  'raise' or 'skip' (see the module docstring).
   """
   if seed < 0:
     raise ValueError(f"seed must be >= 0, got {seed}")
@@ -283,7 +394,7 @@ def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: i
                     fingerprint={"seed": seed, "global_batch_size": global_batch_size,
                                  "dataset_size": size},
                     worker_count=worker_count, worker_buffer_size=worker_buffer_size,
-                    read_threads=read_threads, prefetch=prefetch)
+                    read_threads=read_threads, prefetch=prefetch, what="train data")
   it.steps_per_epoch = size / global_batch_size
   return it
 
@@ -300,7 +411,10 @@ def make_eval_iterator(source, pipeline_cfg, *, global_batch_size: int, worker_c
   ``mask`` False and ``index`` -1 (their other values repeat a real sample).
   Every process yields ``num_batches = ceil(len(source) / G)`` batches, each with
   ``keys`` plus ``mask`` (bool) and ``index`` (int64 dataset index), which are
-  always added (listing them in ``keys`` is allowed).
+  always added (listing them in ``keys`` is allowed). With ``on_error='skip'``
+  a failed sample's row holds the next loadable sample (its label too) under the
+  failed ``index``; the skips are counted and logged, and summarised when the
+  pass ends, since they change what the metrics measure.
   """
   size = len(source)
   local = _check_sharding(global_batch_size, process_index, process_count)
@@ -311,6 +425,6 @@ def make_eval_iterator(source, pipeline_cfg, *, global_batch_size: int, worker_c
   it = DataIterator(batch_fn, stop=num_batches,
                     fingerprint={"global_batch_size": global_batch_size, "dataset_size": size},
                     worker_count=worker_count, worker_buffer_size=worker_buffer_size,
-                    read_threads=read_threads, prefetch=prefetch)
+                    read_threads=read_threads, prefetch=prefetch, what="evaluation data")
   it.num_batches = num_batches
   return it

@@ -9,6 +9,8 @@ are plain picklable objects so grain worker processes can hold copies, and
 
 from __future__ import annotations
 
+import collections
+import copy
 import json
 import os
 import os.path as osp
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vjax.registry import Registry
+from vjax.registry import Registry, to_dict
 
 DATASETS = Registry("dataset")
 
@@ -155,15 +157,28 @@ class TFDSDataset:
 
 
 class _AnnotationList:
-  """Shared parsing of MMAction2 annotation lists (text or json) into ``video_infos``."""
+  """Shared parsing of MMAction2 annotation lists (text or json) into ``video_infos``.
+
+  ``sample_by_class`` with ``power`` reproduces MMAction2's class-balanced
+  training draws: class ``c`` is drawn with probability ∝ ``freq(c) ** power``
+  (0: uniform over classes, 1: uniform over samples), then a sample uniformly
+  within it. The loader asks ``sample_weights()`` for these per-sample
+  probabilities; evaluation always visits every sample once.
+  """
 
   path_key = "filename"
   line_format = "<path> <label> [<label> ...]"
+  modalities = ("RGB", "Flow")
 
   def __init__(self, ann_file, data_prefix=None, multi_class=False, num_classes=None,
-               start_index=0, modality="RGB", test_mode=False):
+               start_index=0, modality="RGB", test_mode=False, sample_by_class=False, power=0.0):
+    name = type(self).__name__
     if multi_class and num_classes is None:
-      raise ValueError(f"{type(self).__name__}(multi_class=True) needs num_classes")
+      raise ValueError(f"{name}(multi_class=True) needs num_classes")
+    if multi_class and sample_by_class:
+      raise ValueError(f"{name}: sample_by_class needs single-label data (multi_class=False)")
+    if modality not in self.modalities:
+      raise ValueError(f"{name}: modality {modality!r} is not one of {self.modalities}")
     self.ann_file = str(ann_file)
     self.data_prefix = data_prefix
     self.multi_class = multi_class
@@ -171,6 +186,8 @@ class _AnnotationList:
     self.start_index = start_index
     self.modality = modality
     self.test_mode = test_mode
+    self.sample_by_class = sample_by_class
+    self.power = power
     if not osp.isfile(self.ann_file):
       raise FileNotFoundError(
           f"Annotation file {self.ann_file} not found. Prepare it with MMAction2's "
@@ -181,6 +198,8 @@ class _AnnotationList:
       self.video_infos = self._load_json()
     else:
       self.video_infos = self._load_text()
+    if sample_by_class:
+      self.class_prob = class_probabilities([info["label"] for info in self.video_infos], power)
 
   def _join(self, path: str) -> str:
     return osp.join(self.data_prefix, path) if self.data_prefix is not None else path
@@ -200,6 +219,9 @@ class _AnnotationList:
     """One line's fields -> info dict (without the path prefix); raises ValueError."""
     raise NotImplementedError
 
+  def _check_json_item(self, info: dict) -> None:
+    """Raises ValueError if a json entry lacks what this dataset's pipeline needs."""
+
   def _load_text(self) -> list[dict]:
     infos = []
     with open(self.ann_file) as f:
@@ -215,7 +237,7 @@ class _AnnotationList:
           raise ValueError(f"{msg}\n  line: {line.rstrip()!r}\n  expected: {self.line_format}"
                            ) from None
         info[self.path_key] = self._join(info[self.path_key])
-        info["_line"] = lineno
+        info["_where"] = f"line {lineno}"
         infos.append(info)
     return infos
 
@@ -225,6 +247,9 @@ class _AnnotationList:
         raw = json.load(f)
       except json.JSONDecodeError as e:
         raise ValueError(f"{self.ann_file}: invalid JSON: {e}") from None
+    if not isinstance(raw, list):
+      raise ValueError(f"{self.ann_file}: expected a JSON list of entries, got "
+                       f"{type(raw).__name__}")
     infos = []
     for i, item in enumerate(raw):
       where = f"{self.ann_file}[{i}]"
@@ -232,11 +257,16 @@ class _AnnotationList:
           "frame_dir" in item or "filename" in item):
         raise ValueError(f"{where}: expected a dict with 'frame_dir' or 'filename' and 'label'")
       info = dict(item)
+      try:
+        self._check_json_item(info)
+        labels = info["label"] if isinstance(info["label"], list) else [info["label"]]
+        info["label"] = self._labels([_int(l, "label") for l in labels], where)
+      except ValueError as e:
+        msg = str(e) if str(e).startswith(where) else f"{where}: {e}"
+        raise ValueError(msg) from None
       key = "frame_dir" if "frame_dir" in info else "filename"
       info[key] = self._join(info[key])
-      labels = info["label"] if isinstance(info["label"], list) else [info["label"]]
-      info["label"] = self._labels([int(l) for l in labels], where)
-      info["_line"] = i
+      info["_where"] = f"entry {i}"
       infos.append(info)
     return infos
 
@@ -245,7 +275,7 @@ class _AnnotationList:
 
   def _common(self, info: dict) -> dict:
     results = {k: (list(v) if isinstance(v, list) else v) for k, v in info.items()
-               if k != "_line"}
+               if k != "_where"}
     results["modality"] = self.modality
     results["start_index"] = self.start_index
     if self.multi_class:
@@ -257,36 +287,63 @@ class _AnnotationList:
   def __getitem__(self, index: int) -> dict:
     return self._common(self.video_infos[int(index)])
 
+  def sample_weights(self) -> np.ndarray | None:
+    """Per-sample training draw probabilities (sample_by_class), or None for plain shuffling."""
+    if not self.sample_by_class:
+      return None
+    labels = [info["label"] for info in self.video_infos]
+    counts = collections.Counter(labels)
+    weights = np.array([self.class_prob[l] / counts[l] for l in labels], np.float64)
+    return weights / weights.sum()
+
   def describe(self, index: int) -> str:
     info = self.video_infos[int(index)]
     path = info.get(self.path_key) or info.get("frame_dir") or info.get("filename")
-    return f"{path} (entry {info['_line']} of {self.ann_file})"
+    return f"{path} ({info['_where']} of {self.ann_file})"
 
 
-def _int(text: str, what: str) -> int:
+def class_probabilities(labels, power: float) -> dict[int, float]:
+  """Label -> probability of drawing that class: ``freq ** power``, normalised (MMAction2's
+  ``class_prob``)."""
+  counts = collections.Counter(labels)
+  if not counts:
+    return {}
+  scores = {label: (n / len(labels)) ** power for label, n in sorted(counts.items())}
+  total = sum(scores.values())
+  return {label: s / total for label, s in scores.items()}
+
+
+def _int(text, what: str, minimum: int | None = None) -> int:
   try:
-    return int(text)
-  except ValueError:
+    value = int(text)
+    if isinstance(text, float) and value != text:
+      raise ValueError
+  except (TypeError, ValueError):
     raise ValueError(f"{what} {text!r} is not an integer") from None
+  if minimum is not None and value < minimum:
+    raise ValueError(f"{what} {value} is below {minimum}")
+  return value
 
 
 @DATASETS.register
 class RawframeDataset(_AnnotationList):
   """Frame folders listed as ``frame_dir total_frames label [label ...]`` (or, with
   ``with_offset``, ``frame_dir offset total_frames label ...``); frames are
-  ``frame_dir/filename_tmpl.format(i)`` numbered from ``start_index``."""
+  ``frame_dir/filename_tmpl.format(i)`` numbered from ``start_index`` (Flow:
+  ``filename_tmpl.format('x'|'y', i)``)."""
 
   path_key = "frame_dir"
 
   def __init__(self, ann_file, data_prefix=None, start_index=1, filename_tmpl="img_{:05}.jpg",
                modality="RGB", multi_class=False, num_classes=None, with_offset=False,
-               test_mode=False):
+               test_mode=False, sample_by_class=False, power=0.0):
+    _check_template(filename_tmpl, modality)
     self.filename_tmpl = filename_tmpl
     self.with_offset = with_offset
     self.line_format = ("<frame_dir> " + ("<offset> " if with_offset else "") +
                         "<total_frames> <label> [<label> ...]")
     super().__init__(ann_file, data_prefix, multi_class, num_classes, start_index, modality,
-                     test_mode)
+                     test_mode, sample_by_class, power)
 
   def _parse_fields(self, fields, where):
     info = {"frame_dir": fields[0]}
@@ -294,18 +351,43 @@ class RawframeDataset(_AnnotationList):
     if self.with_offset:
       if len(fields) < 2:
         raise ValueError("missing offset")
-      info["offset"] = _int(fields[1], "offset")
+      info["offset"] = _int(fields[1], "offset", 0)
       i = 2
     if len(fields) <= i:
       raise ValueError("missing total_frames")
-    info["total_frames"] = _int(fields[i], "total_frames")
+    info["total_frames"] = _int(fields[i], "total_frames", 0)
     info["label"] = self._labels([_int(x, "label") for x in fields[i + 1:]], where)
     return info
+
+  def _check_json_item(self, info):
+    if "frame_dir" not in info:
+      raise ValueError("a RawframeDataset entry needs 'frame_dir'")
+    if "total_frames" not in info:
+      raise ValueError("a RawframeDataset entry needs 'total_frames'")
+    info["total_frames"] = _int(info["total_frames"], "total_frames", 0)
 
   def __getitem__(self, index: int) -> dict:
     results = super().__getitem__(index)
     results["filename_tmpl"] = self.filename_tmpl
     return results
+
+
+def _check_template(tmpl: str, modality: str) -> None:
+  """Fails at construction, not mid-training, if frame names cannot be formed: each frame
+  (and for Flow, each of x/y) needs its own file name."""
+  if modality == "Flow":
+    calls = [("x", 1), ("x", 2), ("y", 1)]
+    need = "'x'|'y' and the frame index, e.g. '{}_{:05d}.jpg'"
+  else:
+    calls, need = [(1,), (2,)], "the frame index, e.g. 'img_{:05}.jpg'"
+  try:
+    names = [tmpl.format(*args) for args in calls]
+    problem = "" if len(set(names)) == len(names) else f"it gives the same name twice: {names}"
+  except (IndexError, KeyError, ValueError) as e:
+    problem = str(e)
+  if problem:
+    raise ValueError(f"filename_tmpl {tmpl!r} for modality {modality!r} must be formatted with "
+                     f"{need}; {problem}")
 
 
 @DATASETS.register
@@ -316,19 +398,140 @@ class VideoDataset(_AnnotationList):
   line_format = "<path> <label> [<label> ...]"
 
   def __init__(self, ann_file, data_prefix=None, start_index=0, multi_class=False,
-               num_classes=None, modality="RGB", test_mode=False):
+               num_classes=None, modality="RGB", test_mode=False, sample_by_class=False,
+               power=0.0):
     super().__init__(ann_file, data_prefix, multi_class, num_classes, start_index, modality,
-                     test_mode)
+                     test_mode, sample_by_class, power)
 
   def _parse_fields(self, fields, where):
     return {"filename": fields[0],
             "label": self._labels([_int(x, "label") for x in fields[1:]], where)}
 
+  def _check_json_item(self, info):
+    if "filename" not in info:
+      raise ValueError("a VideoDataset entry needs 'filename'")
 
-def build_split(split_cfg) -> tuple[Any, list]:
-  """A config's ``data.<split>`` entry -> (source, pipeline list); '' data_dir = TFDS default."""
-  cfg = split_cfg.to_dict() if hasattr(split_cfg, "to_dict") else dict(split_cfg)
-  pipeline = cfg.pop("pipeline", [])
+
+def _build_child(cfg):
+  """A wrapper's child: a dataset object as is, or a config dict built like ``build_split``'s."""
+  if not hasattr(cfg, "get"):
+    return cfg
+  cfg = dict(to_dict(cfg))
   if "data_dir" in cfg:
     cfg["data_dir"] = cfg["data_dir"] or None
-  return DATASETS.build(cfg), pipeline
+  return DATASETS.build(cfg)
+
+
+def _child_with_test_mode(cfg, test_mode: bool):
+  # Only set when asked: TFDSDataset has no test_mode argument.
+  if test_mode and hasattr(cfg, "get"):
+    return dict(to_dict(cfg), test_mode=True)
+  return cfg
+
+
+@DATASETS.register
+class RepeatDataset:
+  """``dataset`` repeated ``times`` times, so one epoch is ``times`` passes over it
+  (fewer, longer epochs for small datasets); ``dataset`` is a config or a source."""
+
+  def __init__(self, dataset, times: int, test_mode: bool = False):
+    if int(times) < 1:
+      raise ValueError(f"RepeatDataset: times must be >= 1, got {times}")
+    self.dataset = _build_child(_child_with_test_mode(dataset, test_mode))
+    self.times = int(times)
+    self.test_mode = test_mode
+    self._size = len(self.dataset)
+
+  def __len__(self) -> int:
+    return self.times * self._size
+
+  def __getitem__(self, index: int) -> dict:
+    return self.dataset[int(index) % self._size]
+
+  def sample_weights(self) -> np.ndarray | None:
+    weights = _weights_of(self.dataset)
+    return None if weights is None else np.tile(weights, self.times) / self.times
+
+  def describe(self, index: int) -> str:
+    return _describe_in(self.dataset, int(index) % self._size)
+
+
+@DATASETS.register
+class ConcatDataset:
+  """``datasets`` (configs or sources) one after another, indexed as one source.
+
+  With ``sample_by_class`` on some children, each child keeps its share
+  ``len(child) / len(self)`` of the draws and spreads it by its own weights.
+  """
+
+  def __init__(self, datasets, test_mode: bool = False):
+    if not datasets:
+      raise ValueError("ConcatDataset needs at least one dataset")
+    self.datasets = [_build_child(_child_with_test_mode(d, test_mode)) for d in datasets]
+    self.test_mode = test_mode
+    self.lens = [len(d) for d in self.datasets]
+    self.cumsum = np.cumsum(self.lens)
+
+  def __len__(self) -> int:
+    return int(self.cumsum[-1])
+
+  def _locate(self, index: int) -> tuple[Any, int]:
+    index = int(index)
+    if not 0 <= index < len(self):
+      raise IndexError(f"index {index} out of range for a ConcatDataset of {len(self)}")
+    which = int(np.searchsorted(self.cumsum, index, side="right"))
+    return self.datasets[which], index - (int(self.cumsum[which - 1]) if which else 0)
+
+  def __getitem__(self, index: int) -> dict:
+    dataset, inner = self._locate(index)
+    return dataset[inner]
+
+  def sample_weights(self) -> np.ndarray | None:
+    weights = [_weights_of(d) for d in self.datasets]
+    if all(w is None for w in weights):
+      return None
+    total = len(self)
+    return np.concatenate([(np.full(n, 1.0 / n) if w is None else w) * (n / total)
+                           for w, n in zip(weights, self.lens) if n])
+
+  def describe(self, index: int) -> str:
+    dataset, inner = self._locate(index)
+    return _describe_in(dataset, inner)
+
+
+def _weights_of(dataset) -> np.ndarray | None:
+  fn = getattr(dataset, "sample_weights", None)
+  return fn() if fn is not None else None
+
+
+def _describe_in(dataset, index: int) -> str:
+  fn = getattr(dataset, "describe", None)
+  return fn(index) if fn is not None else f"index {index} of {type(dataset).__name__}"
+
+
+def _pop_pipelines(cfg: dict) -> list:
+  """Removes ``pipeline`` from wrapped child configs (MMAction2 puts it there); returns them."""
+  found = []
+  children = [cfg.get("dataset"), *cfg.get("datasets", ())]
+  for child in (c for c in children if isinstance(c, dict)):
+    if child.get("pipeline") is not None:
+      found.append(child["pipeline"])
+    child.pop("pipeline", None)
+    found.extend(_pop_pipelines(child))
+  return found
+
+
+def build_split(split_cfg) -> tuple[Any, list]:
+  """A config's ``data.<split>`` entry -> (source, pipeline list); '' data_dir = TFDS default.
+
+  The loader runs one pipeline over the whole source, so a wrapper's children may
+  carry a ``pipeline`` (as in MMAction2 configs) only if it is the split's one.
+  """
+  cfg = copy.deepcopy(split_cfg.to_dict() if hasattr(split_cfg, "to_dict") else dict(split_cfg))
+  pipeline = cfg.pop("pipeline", None)
+  nested = _pop_pipelines(cfg)
+  candidates = ([pipeline] if pipeline is not None else []) + nested
+  if any(p != candidates[0] for p in candidates):
+    raise ValueError(f"data split {cfg.get('type')}: its datasets have different pipelines; "
+                     "vjax runs one pipeline per split, so give the split a single 'pipeline'")
+  return _build_child(cfg), list(candidates[0]) if candidates else []

@@ -25,6 +25,7 @@ from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.models import build_model
 from vjax.train import mesh as mesh_lib
+from vjax.train.blending import build_blending
 from vjax.train import optim
 from vjax.train import step as step_lib
 from vjax.train.checkpoint import Checkpointer, load_params
@@ -59,7 +60,13 @@ class Experiment:
 
   def iterator_kwargs(self, batch_size):
     return dict(global_batch_size=batch_size, worker_count=self.config.data.workers,
-                process_index=jax.process_index(), process_count=self.process_count)
+                process_index=jax.process_index(), process_count=self.process_count,
+                on_error=self.config.data.on_error)
+
+  def sample_input(self, source, pipeline):
+    """A zero batch of one, shaped like the pipeline's output (for initialisation)."""
+    imgs = data_loader.example_sample(source, pipeline, on_error=self.config.data.on_error)
+    return np.zeros((1,) + np.asarray(imgs["imgs"]).shape, np.float32)
 
   def predict(self, state, eval_step, source, pipeline, batch_size, desc: str):
     """Scores (N, K) and labels in dataset order; each sample counted exactly once."""
@@ -114,12 +121,6 @@ def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batc
   return schedule, tx
 
 
-def _sample_input(source, pipeline):
-  from vjax.data.pipeline import Compose
-  imgs = Compose(pipeline)(dict(source[0]), np.random.default_rng(0))["imgs"]
-  return np.zeros((1,) + np.asarray(imgs).shape, np.float32)
-
-
 class _Preemption:
   """SIGTERM/SIGINT set a flag; the loop checkpoints and exits cleanly at the next step."""
 
@@ -153,7 +154,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                      f"batch ({exp.train_batch}); lower data.videos_per_device")
   total_iters = config.total_epochs * iters_per_epoch
   schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, exp.train_batch)
-  state, shardings = exp.init_state(tx, _sample_input(train_source, train_pipeline))
+  state, shardings = exp.init_state(tx, exp.sample_input(train_source, train_pipeline))
 
   ev = config.evaluation
   ckpt = Checkpointer(workdir, max_to_keep=config.checkpoint_config.max_to_keep,
@@ -175,7 +176,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     train_iter.set_state(data_state)
 
   bs = mesh_lib.batch_sharding(exp.mesh)
-  train_step = jax.jit(step_lib.make_train_step(exp.model, tx, schedule, exp.norm_cfg),
+  blending = build_blending((config.model.get("train_cfg") or {}).get("blending"),
+                            config.data.videos_per_device)
+  train_step = jax.jit(step_lib.make_train_step(exp.model, tx, schedule, exp.norm_cfg, blending),
                        in_shardings=(shardings, bs), out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
                        donate_argnums=(0,))
   eval_step = exp.make_eval_step(shardings)
@@ -248,7 +251,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 def _restore_for_inference(exp: Experiment, split: str, checkpoint: str | None):
   source, pipeline = exp.source(split)
   _, tx = _schedule_and_tx(exp.config, 1, 1, exp.train_batch)
-  state, shardings = exp.init_state(tx, _sample_input(source, pipeline))
+  state, shardings = exp.init_state(tx, exp.sample_input(source, pipeline))
   ckpt = Checkpointer(exp.workdir, best_metric=None)
   if checkpoint:
     params, batch_stats = load_params(checkpoint, abstract_state(state, shardings))
