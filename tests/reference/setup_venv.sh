@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the MMAction2 0.24.1 reference virtualenv (CPU torch) that make_golden_metrics.py runs in.
+# Build the MMAction2 0.24.1 reference virtualenv (CPU torch) that make_golden_metrics.py,
+# make_golden_pipeline.py and benchmarks/_mmaction2_input_runner.py run in.
 # It lives outside the repo; vjax and its tests never import from it.
 #   usage: tests/reference/setup_venv.sh [VENV_DIR]   (default /work/mmaction2-ref-venv)
 set -euo pipefail
@@ -15,6 +16,9 @@ PIP=("$VENV/bin/python" -m pip install --quiet)
 # restores them before importing mmaction.
 "${PIP[@]}" 'numpy==1.26.*' scipy addict yapf==0.40.1 opencv-python-headless einops \
   packaging pyyaml termcolor regex
+# Video decoders for MMAction2's DecordInit/PyAVInit (benchmarks/input_pipeline.py); its
+# loading.py imports them lazily, so the goldens do not need them.
+"${PIP[@]}" decord==0.6.0 av==18.1.0
 # torch pulls a new setuptools; mmcv 1.7.0's setup.py needs an old one (pkg_resources et al.).
 "${PIP[@]}" 'setuptools<70'
 # mmcv (lite, no compiled ops: the metrics need none). Its setup.py imports torch, hence
@@ -45,7 +49,10 @@ for name, alias in (('int', int), ('float', float), ('bool', bool), ('object', o
 import mmcv, mmaction, torch
 from mmaction.core.evaluation import top_k_accuracy  # noqa: F401
 from mmaction.core.evaluation.ava_utils import ava_eval  # noqa: F401
+from mmaction.datasets.pipelines import Compose, DecordInit, UntrimmedSampleFrames  # noqa: F401
+import av, decord  # noqa: F401
 print('reference venv ok: mmaction', mmaction.__version__, 'mmcv', mmcv.__version__,
-      'torch', torch.__version__, 'numpy', np.__version__)
+      'torch', torch.__version__, 'numpy', np.__version__, 'decord', decord.__version__,
+      'av', av.__version__)
 PY
 echo "built $VENV in $(( $(date +%s) - start )) s"
