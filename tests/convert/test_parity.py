@@ -1,0 +1,56 @@
+"""vjax recognizers reproduce MMAction2 0.24.1's scores from MMAction2 state dicts.
+
+The goldens (tests/golden/models, written by tests/reference/make_golden_models.py in the
+reference venv) hold MMAction2's ``forward_dummy`` output in eval mode for seeded random
+weights, random BatchNorm statistics and a random input. Here the state dict goes through
+vjax's importer (strict: every key must map) and the vjax model runs on the same input,
+moved channels-last. The full-size TSN R50 redraws its weights and input from the seed.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tests.convert import golden
+from vjax.convert.mmaction2_checkpoint import convert_state_dict
+from vjax.models import build_model
+
+# float32 on both sides, different conv algorithms (torch CPU vs XLA CPU). Measured max |diff| /
+# max(1, max |score|): tsn_r50 1.2e-6 (scores up to 17), tsn_r18_small 1.9e-7, slowfast_small
+# 3.3e-7.
+RTOL = 1e-4
+
+
+def vjax_scores(case):
+  model = build_model(golden.vjax_model_cfg(case))
+  x = jnp.asarray(golden.channels_last(golden.channels_first_input(case)))
+  target = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
+  variables, report = convert_state_dict(golden.state_dict(case), target)
+  assert report.loaded == len(jax.tree.leaves(target))
+  scores = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
+  return np.asarray(scores).reshape(-1, scores.shape[-1])
+
+
+def test_goldens_come_from_mmaction2_and_stay_small():
+  assert golden.META["mmaction2"] == "0.24.1"
+  total = sum(f.stat().st_size for f in golden.GOLDEN.rglob("*") if f.is_file())
+  assert total < 1536 * 1024
+  assert not golden.CASES["tsn_r50"]["stored"]
+  # 53 convs, 53 BNs x 4 tensors, the fc weight and bias (num_batches_tracked is not drawn)
+  assert len(golden.CASES["tsn_r50"]["tensors"]) == 53 + 53 * 4 + 2
+
+
+@pytest.mark.parametrize("name", ["tsn_r18_small", "slowfast_small", "tsn_r50"])
+def test_scores_match_mmaction2(name):
+  case = golden.CASES[name]
+  expected = golden.output(case)
+  got = vjax_scores(case)
+  assert got.shape == expected.shape
+  scale = max(1.0, float(np.abs(expected).max()))
+  diff = float(np.abs(got - expected).max())
+  assert diff <= RTOL * scale, f"{name}: max |vjax - MMAction2| = {diff:.3g} (scale {scale:.3g})"
+  # Random weights must still give scores that tell the classes apart.
+  assert expected.std() > 0.1
