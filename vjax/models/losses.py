@@ -50,11 +50,32 @@ LOSSES = {"CrossEntropyLoss": cross_entropy, "BCELossWithLogits": bce_with_logit
 
 
 def head_loss(head_cfg: Mapping[str, Any], scores, labels, weights=None):
-  """The classification loss a head config asks for (``loss_cls``, ``label_smooth_eps``)."""
+  """The classification loss a head config asks for (``loss_cls``, ``label_smooth_eps``).
+
+  As MMAction2's BaseHead, ``label_smooth_eps`` smooths the targets of ``multi_class`` heads
+  only; single-label heads ignore it.
+  """
   loss_cfg = dict(head_cfg.get("loss_cls") or {"type": "CrossEntropyLoss"})
   typ = loss_cfg.pop("type")
   if typ not in LOSSES:
     raise KeyError(f"Unknown loss_cls type {typ!r}; supported: {sorted(LOSSES)}")
+  smooth = head_cfg.get("label_smooth_eps", 0.0) if head_cfg.get("multi_class") else 0.0
   return LOSSES[typ](scores, labels, num_classes=head_cfg["num_classes"],
-                     label_smooth_eps=head_cfg.get("label_smooth_eps", 0.0),
-                     weights=weights, **loss_cfg)
+                     label_smooth_eps=smooth, weights=weights, **loss_cfg)
+
+
+def aux_head_loss(aux_cfg: Mapping[str, Any], scores, labels, weights=None):
+  """``loss_weight * loss_cls(scores, labels)`` of an auxiliary head (TPN's ``aux_head_cfg``).
+
+  ``scores`` may hold several rows per label (views); labels and weights repeat to match.
+  """
+  loss_cfg = dict(aux_cfg.get("loss_cls") or {"type": "CrossEntropyLoss"})
+  typ = loss_cfg.pop("type")
+  if typ not in LOSSES:
+    raise KeyError(f"Unknown aux loss_cls type {typ!r}; supported: {sorted(LOSSES)}")
+  rows = scores.shape[0] // labels.shape[0]
+  if rows > 1:
+    labels = jnp.repeat(labels, rows, axis=0)
+    weights = None if weights is None else jnp.repeat(weights, rows, axis=0)
+  return aux_cfg.get("loss_weight", 0.5) * LOSSES[typ](
+      scores, labels, num_classes=aux_cfg["out_channels"], weights=weights, **loss_cfg)

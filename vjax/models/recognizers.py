@@ -1,20 +1,23 @@
-"""Recognizers: backbone + head over a batch of views, as MMAction2's Recognizer2D/3D.
+"""Recognizers: backbone (+ neck) + head over a batch of views, as MMAction2's Recognizer2D,
+Recognizer3D and AudioRecognizer.
 
-Both return per-view class scores shaped (N, V, num_classes); ``average_clips`` reduces the
+All return per-view class scores shaped (N, V, num_classes); ``average_clips`` reduces the
 view axis the way ``test_cfg.average_clips`` asks. Inputs are already normalised float
 arrays, channels-last.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.losses import head_loss
+from vjax.models.losses import aux_head_loss, head_loss
 
 
 def average_clips(scores, mode: str | None):
@@ -65,21 +68,39 @@ class _Recognizer(nn.Module):
   dtype: Any = jnp.float32
 
   def build_backbone(self):
-    if self.neck is not None:
-      raise NotImplementedError("necks (TPN) are not available in vjax yet")
     return MODELS.build(self.backbone, norm_groups=self.norm_groups, dtype=self.dtype,
                         name="backbone")
+
+  def build_neck(self):
+    if self.neck is None:
+      return None
+    return MODELS.build(self.neck, norm_groups=self.norm_groups, dtype=self.dtype, name="neck")
 
   def build_head(self):
     return MODELS.build(self.cls_head, dtype=self.dtype, name="cls_head")
 
-  def loss(self, scores, labels, weights=None):
-    """Mean classification loss of (N, V, K) scores; labels (N,) or (N, K), repeated per view."""
+  @nn.nowrap
+  def frozen_mask(self, params):
+    """Bool tree like ``params``: True where MMAction2 sets ``requires_grad=False``
+    (the backbone's ``frozen_stages``, ``partial_bn``, ``norm_cfg.requires_grad``)."""
+    backbone = MODELS.build(self.backbone)  # unbound: only its configuration is read
+    is_frozen = getattr(backbone, "is_frozen", None)
+    if is_frozen is None:
+      return jax.tree.map(lambda _: False, params)
+    return freeze.mask(params, is_frozen, prefix=("backbone",))
+
+  def loss(self, scores, labels, weights=None, intermediates=None):
+    """Mean classification loss of (N, V, K) scores; labels (N,) or (N, K), repeated per view.
+
+    ``intermediates`` (the train forward's sown values) adds TPN's auxiliary-head loss.
+    """
     n, v, k = scores.shape
-    labels = jnp.repeat(labels, v, axis=0)
-    if weights is not None:
-      weights = jnp.repeat(weights, v, axis=0)
-    return head_loss(self.cls_head, scores.reshape(n * v, k), labels, weights)
+    total = head_loss(self.cls_head, scores.reshape(n * v, k), jnp.repeat(labels, v, axis=0),
+                      None if weights is None else jnp.repeat(weights, v, axis=0))
+    aux = ((intermediates or {}).get("neck") or {}).get("aux_cls_score")
+    if aux is not None:
+      total = total + aux_head_loss(self.neck["aux_head_cfg"], aux[0], labels, weights)
+    return total
 
   def max_testing_views(self) -> int | None:
     views = (self.test_cfg or {}).get("max_testing_views")
@@ -109,24 +130,45 @@ class _Recognizer(nn.Module):
   def test_scores(self, scores):
     """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires."""
     cfg = self.test_cfg or {}
-    for key in ("fcn_test", "feature_extraction"):
-      if cfg.get(key):
-        raise NotImplementedError(f"test_cfg.{key} is not implemented in vjax")
+    if cfg.get("feature_extraction"):
+      raise NotImplementedError("test_cfg.feature_extraction is not implemented in vjax")
     if "average_clips" not in cfg:
       raise KeyError("test_cfg must define 'average_clips' ('score', 'prob' or None), as in "
                      "MMAction2")
     return average_clips(scores, cfg["average_clips"])
 
 
+def _as_clips(feat, num_segs: int) -> tuple:
+  """Backbone frame features (N * S, H, W, C), one or a tuple, -> (N', num_segs, H, W, C)
+  clips: channels-last for MMAction2's ``reshape(-1, num_segs, ...).transpose(1, 2)``."""
+  feats = feat if isinstance(feat, tuple) else (feat,)
+  return tuple(f.reshape((-1, num_segs) + f.shape[1:]) for f in feats)
+
+
+def _check_fcn_head(head_cfg: Mapping[str, Any]) -> None:
+  """MMAction2 calls ``cls_head(x, fcn_test=True)``; only heads with that mode can."""
+  head = MODELS.get(head_cfg["type"])
+  if "fcn_test" not in inspect.signature(head.__call__).parameters:
+    raise NotImplementedError(f"test_cfg.fcn_test needs a head with an fcn_test mode (TPNHead); "
+                              f"{head_cfg['type']} has none")
+
+
 @MODELS.register
 class Recognizer3D(_Recognizer):
-  """imgs (N, V, T, H, W, C): every view is a clip through a 3D backbone."""
+  """imgs (N, V, T, H, W, C): every view is a clip through a 3D backbone (and neck).
+
+  MMAction2's Recognizer3D has no fully-convolutional test; ``test_cfg.fcn_test`` is ignored
+  here as there.
+  """
 
   @nn.compact
   def __call__(self, imgs, train: bool = False):
     n, v = imgs.shape[:2]
     feat = self.extract_feat(self.build_backbone(), imgs, train)
-    scores = self.build_head()(feat, train)
+    neck = self.build_neck()
+    if neck is not None:
+      feat = neck(feat if isinstance(feat, tuple) else (feat,), train)
+    scores = self.build_head()(feat, train=train)
     return scores.reshape(n, v, -1)
 
 
@@ -138,11 +180,65 @@ class Recognizer2D(_Recognizer):
   rows per video gives V = rows / N views, MMAction2's automatic ``num_crops``.
   ``max_testing_views`` chunks the S frames through the backbone (MMAction2 0.24.1 reads it
   for 3D recognizers only; here it is the same memory bound, scores unchanged).
+
+  With a neck (TPN) the S frames of each video are one clip for it, and the head sees one
+  segment. ``test_cfg.fcn_test`` tests fully convolutionally: clips of ``test_cfg.num_segs``
+  (default: the backbone's ``num_segments``) frames, optionally ``flip``-ped, each scored
+  by the head's ``fcn_test`` mode; every clip is a view.
   """
 
   @nn.compact
   def __call__(self, imgs, train: bool = False):
     n, s = imgs.shape[:2]
-    feat = self.extract_feat(self.build_backbone(), imgs, train)
-    scores = self.build_head()(feat, num_segs=s, train=train)
+    backbone, neck, head = self.build_backbone(), self.build_neck(), self.build_head()
+    if not train and (self.test_cfg or {}).get("fcn_test"):
+      return self.fcn_test_scores(backbone, neck, head, imgs)
+    chunk, segments = self.max_testing_views(), getattr(backbone, "num_segments", None)
+    if chunk and segments and chunk < s and chunk % segments:
+      # Temporal backbones (TSM, TIN, TANet) mix the frames of each num_segments group.
+      raise ValueError(f"test_cfg.max_testing_views={chunk} must be a multiple of the "
+                       f"backbone's num_segments={segments}")
+    feat = self.extract_feat(backbone, imgs, train)
+    num_segs = s
+    if neck is not None:
+      feat = neck(_as_clips(feat, s), train)
+      if feat.shape[1] == 1:  # MMAction2 squeezes a length-1 time axis
+        feat = feat[:, 0]
+      num_segs = 1
+    scores = head(feat, num_segs=num_segs, train=train)
     return scores.reshape(n, -1, scores.shape[-1])
+
+  def test_scores(self, scores):
+    if (self.test_cfg or {}).get("fcn_test"):
+      _check_fcn_head(self.cls_head)
+    return super().test_scores(scores)
+
+  def fcn_test_scores(self, backbone, neck, head, imgs):
+    _check_fcn_head(self.cls_head)
+    num_segs = self.test_cfg.get("num_segs", getattr(backbone, "num_segments", None))
+    if num_segs is None:
+      raise ValueError(f"test_cfg.fcn_test needs test_cfg.num_segs: {type(backbone).__name__} "
+                       "has no num_segments")
+    if self.test_cfg.get("flip", False):
+      imgs = jnp.flip(imgs, axis=-2)  # width
+    clips = _as_clips(self.extract_feat(backbone, imgs, False), num_segs)
+    if neck is not None:
+      x = neck(clips, False)
+    elif len(clips) == 1:
+      x = clips[0]
+    else:
+      raise ValueError("test_cfg.fcn_test without a neck needs one backbone output")
+    scores = head(x, fcn_test=True)
+    return scores.reshape(imgs.shape[0], -1, scores.shape[-1])
+
+
+@MODELS.register
+class AudioRecognizer(_Recognizer):
+  """audios (N, V, T, F, C): every view is a spectrogram clip through a 2D backbone."""
+
+  @nn.compact
+  def __call__(self, audios, train: bool = False):
+    n, v = audios.shape[:2]
+    feat = self.extract_feat(self.build_backbone(), audios, train)
+    scores = self.build_head()(feat, train=train)
+    return scores.reshape(n, v, -1)

@@ -34,6 +34,21 @@ def top1_accuracy(scores, labels, weights):
   return ((pred == hard) * w).sum() / jnp.maximum(w.sum(), 1.0)
 
 
+def frozen_mask(model, params):
+  """The model's frozen-parameter mask (``Recognizer.frozen_mask``), or None if nothing is."""
+  mask_fn = getattr(model, "frozen_mask", None)
+  mask = mask_fn(params) if mask_fn is not None else None
+  return mask if mask is not None and any(jax.tree.leaves(mask)) else None
+
+
+def zero_frozen(tree, frozen):
+  """Zeros the frozen leaves: as PyTorch's requires_grad=False, they get no gradient (so
+  clipping does not count them) and no update (so weight decay does not move them)."""
+  if frozen is None:
+    return tree
+  return jax.tree.map(lambda x, f: jnp.zeros_like(x) if f else x, tree, frozen)
+
+
 def make_train_step(model, tx: optax.GradientTransformation, schedule, norm_cfg,
                     blending: Blending | None = None):
   """(state, batch) -> (state, metrics). ``batch``: imgs uint8, label, optional mask.
@@ -53,11 +68,17 @@ def make_train_step(model, tx: optax.GradientTransformation, schedule, norm_cfg,
     def loss_fn(params):
       scores, new_vars = model.apply(
           {"params": params, "batch_stats": state.batch_stats}, imgs, train=True,
-          rngs={"dropout": dropout_key}, mutable=["batch_stats"])
-      return model.loss(scores, labels, weights), (scores, new_vars["batch_stats"])
+          rngs={"dropout": dropout_key}, mutable=["batch_stats", "intermediates"])
+      sown = new_vars.get("intermediates")  # e.g. TPN's auxiliary-head scores
+      loss = (model.loss(scores, labels, weights, intermediates=sown) if sown else
+              model.loss(scores, labels, weights))
+      return loss, (scores, new_vars["batch_stats"])
 
     (loss, (scores, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    frozen = frozen_mask(model, state.params)
+    grads = zero_frozen(grads, frozen)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    updates = zero_frozen(updates, frozen)
     params = optax.apply_updates(state.params, updates)
     metrics = {
         "loss": loss,

@@ -1,4 +1,8 @@
 """Classification heads."""
 
+from vjax.models.heads.audio_tsn_head import AudioTSNHead
 from vjax.models.heads.slowfast_head import SlowFastHead
+from vjax.models.heads.tpn_head import TPNHead
+from vjax.models.heads.trn_head import TRNHead
+from vjax.models.heads.tsm_head import TSMHead
 from vjax.models.heads.tsn_head import TSNHead

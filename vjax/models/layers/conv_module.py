@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -11,6 +11,8 @@ from vjax.models.layers.norm import BatchNorm
 
 # mmcv's kaiming_init: normal, fan_out, gain for ReLU.
 kaiming_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+
+ACTIVATIONS = {"relu": nn.relu, "relu6": nn.relu6}
 
 
 def as_tuple(v, n: int) -> tuple:
@@ -23,10 +25,13 @@ def pad_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
 
 
 class ConvModule(nn.Module):
-  """Conv (no bias by default) -> BatchNorm -> ReLU; ``norm``/``act`` switch the last two off.
+  """Conv (no bias by default) -> BatchNorm -> activation; ``norm``/``act`` switch the last two off.
 
   ``kernel_size`` fixes the dimensionality: a 2-tuple for (H, W), a 3-tuple for (T, H, W).
   Submodule names ``conv`` and ``bn`` mirror MMAction2's so checkpoint keys map one to one.
+  ``conv_layer`` builds the ``conv`` submodule from ``nn.Conv``'s keyword arguments; MMAction2
+  swaps that submodule for wrappers (TSM's shift, TIN's interlace) or for ``ConvAudio``, and
+  the checkpoint keys follow the swap.
   """
 
   features: int
@@ -39,6 +44,8 @@ class ConvModule(nn.Module):
   norm: bool = True
   act: str | None = "relu"
   bn_zero_init: bool = False
+  kernel_init: Callable[..., Any] = kaiming_fan_out
+  conv_layer: Callable[..., nn.Module] | None = None
   norm_groups: int | None = None
   dtype: Any = jnp.float32
 
@@ -46,16 +53,16 @@ class ConvModule(nn.Module):
   def __call__(self, x, train: bool = False, norm_eval: bool = False):
     n = len(self.kernel_size)
     kernel_axes = (None,) * n + ("conv_in", "conv_out")
-    x = nn.Conv(
-        self.features,
-        tuple(self.kernel_size),
+    x = (self.conv_layer or nn.Conv)(
+        features=self.features,
+        kernel_size=tuple(self.kernel_size),
         strides=as_tuple(self.strides, n),
         padding=pad_pairs(self.padding, n),
         kernel_dilation=as_tuple(self.dilation, n),
         feature_group_count=self.groups,
         use_bias=self.use_bias,
         dtype=self.dtype,
-        kernel_init=nn.with_logical_partitioning(kaiming_fan_out, kernel_axes),
+        kernel_init=nn.with_logical_partitioning(self.kernel_init, kernel_axes),
         name="conv")(x)
     if self.norm:
       x = BatchNorm(
@@ -64,8 +71,9 @@ class ConvModule(nn.Module):
           num_groups=self.norm_groups,
           dtype=self.dtype,
           name="bn")(x)
-    if self.act == "relu":
-      x = nn.relu(x)
-    elif self.act is not None:
-      raise ValueError(f"Unsupported activation {self.act!r}; expected 'relu' or None")
+    if self.act is not None:
+      if self.act not in ACTIVATIONS:
+        raise ValueError(f"Unsupported activation {self.act!r}; expected one of "
+                         f"{sorted(ACTIVATIONS)} or None")
+      x = ACTIVATIONS[self.act](x)
     return x

@@ -7,7 +7,7 @@ MMAction2's: ``conv1``, ``conv2``(, ``conv3``), ``downsample``.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -21,16 +21,23 @@ class ConvSpec(NamedTuple):
   strides: tuple[int, ...]
   padding: tuple[int, ...]
   dilation: tuple[int, ...] | int = 1
+  conv_layer: Callable[..., nn.Module] | None = None  # ConvModule.conv_layer (TSM, TIN, audio)
+  norm: bool = True
+  act: str | None = "relu"  # the last conv never has one
 
 
 class ResBlock(nn.Module):
   """relu(convs(x) + shortcut(x)); the last conv has no activation (and optionally a
-  zero-initialised BN scale, MMAction2's ``zero_init_residual``)."""
+  zero-initialised BN scale, MMAction2's ``zero_init_residual``).
+
+  ``mid`` runs between the first and second conv: TANet puts its temporal module there.
+  """
 
   convs: Sequence[ConvSpec]
   downsample_strides: Sequence[int] | None = None  # None: identity shortcut
   zero_init_residual: bool = False
   norm_eval: bool = False
+  mid: Callable[[Any], Any] | None = None
   norm_groups: int | None = None
   dtype: Any = jnp.float32
 
@@ -40,9 +47,12 @@ class ResBlock(nn.Module):
     for i, spec in enumerate(self.convs):
       last = i == len(self.convs) - 1
       out = ConvModule(spec.features, spec.kernel_size, strides=spec.strides,
-                       padding=spec.padding, dilation=spec.dilation, act=None if last else "relu",
+                       padding=spec.padding, dilation=spec.dilation, norm=spec.norm,
+                       act=None if last else spec.act, conv_layer=spec.conv_layer,
                        bn_zero_init=last and self.zero_init_residual, norm_groups=self.norm_groups,
                        dtype=self.dtype, name=f"conv{i + 1}")(out, train, self.norm_eval)
+      if i == 0 and self.mid is not None:
+        out = self.mid(out)
     if self.downsample_strides is not None:
       n = len(self.downsample_strides)
       x = ConvModule(self.convs[-1].features, (1,) * n, strides=tuple(self.downsample_strides),
