@@ -130,20 +130,9 @@ class Rename:
 
 
 @PIPELINES.register
-class ImageToTensor:
+class ImageToTensor(ToTensor):
   """MMAction2 turns an (H, W, C) image into a (C, H, W) tensor; vjax models are
-  channels-last, so the image keeps its layout and only becomes an ndarray."""
-
-  def __init__(self, keys):
-    self.keys = tuple(keys)
-
-  def __call__(self, results: dict, rng=None) -> dict:
-    for k in self.keys:
-      results[k] = np.asarray(results[k])
-    return results
-
-  def __repr__(self) -> str:
-    return f"{type(self).__name__}(keys={self.keys})"
+  channels-last, so the image keeps its layout and only becomes an ndarray (as ToTensor)."""
 
 
 @PIPELINES.register
