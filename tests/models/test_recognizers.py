@@ -99,3 +99,33 @@ def test_batchnorm_train_updates_running_stats_eval_uses_them():
 def test_unknown_model_type_names_closest():
   with pytest.raises(KeyError, match="ResNet3dSlowFast"):
     build_model(dict(type="ResNet3dSlowfast"))
+
+
+def test_feature_extraction_returns_pooled_backbone_features():
+  # MMAction2: 3D features are pooled to 1 per view (pathways concatenated) and averaged over
+  # views; 2D features are pooled and averaged over every frame of the video.
+  cfg = tiny.slowfast(num_classes=5)
+  x = jax.random.normal(jax.random.key(2), (2, 3, 16, 32, 32, 3))
+  model = build_model(cfg)
+  variables = init(model, x)
+  feats = build_model(dict(cfg, test_cfg=dict(feature_extraction=True)))
+  got = feats.test_scores(feats.apply(variables, x))
+  slow, fast = build_model(cfg["backbone"]).apply(
+      {k: v["backbone"] for k, v in variables.items()}, x.reshape((6,) + x.shape[2:]))
+  expected = jnp.concatenate([slow.mean((1, 2, 3)), fast.mean((1, 2, 3))], -1)
+  expected = expected.reshape(2, 3, -1).mean(1)
+  assert got.shape == (2, 16 * 32 + 2 * 32)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+  # Training forwards are unaffected.
+  assert feats.apply(variables, x, train=True, rngs={"dropout": jax.random.key(0)},
+                     mutable=["batch_stats"])[0].shape == (2, 3, 5)
+
+  cfg2 = tiny.tsn(num_classes=5)
+  x2 = jax.random.normal(jax.random.key(3), (2, 4, 32, 32, 3))
+  variables2 = init(build_model(cfg2), x2)
+  feats2 = build_model(dict(cfg2, test_cfg=dict(feature_extraction=True)))
+  got2 = feats2.test_scores(feats2.apply(variables2, x2))
+  fmap = build_model(cfg2["backbone"]).apply(
+      {k: v["backbone"] for k, v in variables2.items()}, x2.reshape((8, 32, 32, 3)))
+  np.testing.assert_allclose(got2, fmap.mean((1, 2)).reshape(2, 4, -1).mean(1), rtol=1e-5,
+                             atol=1e-6)

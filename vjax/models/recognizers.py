@@ -127,11 +127,19 @@ class _Recognizer(nn.Module):
     _, feats = scan(backbone, None, _chunk_views(imgs, chunk))
     return jax.tree.map(lambda f: _unchunk_views(f, n, v), feats)
 
+  def extracting_features(self, train: bool) -> bool:
+    """``test_cfg.feature_extraction``: eval forwards return pooled backbone (+ neck) features
+    (N, V, C) instead of scores, as MMAction2's forward_test does for its feature tools."""
+    return not train and bool((self.test_cfg or {}).get("feature_extraction"))
+
   def test_scores(self, scores):
-    """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires."""
+    """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires.
+
+    With ``feature_extraction`` the rows are features and are averaged over views, as
+    MMAction2 averages them (before any head)."""
     cfg = self.test_cfg or {}
     if cfg.get("feature_extraction"):
-      raise NotImplementedError("test_cfg.feature_extraction is not implemented in vjax")
+      return scores.mean(axis=1)
     if "average_clips" not in cfg:
       raise KeyError("test_cfg must define 'average_clips' ('score', 'prob' or None), as in "
                      "MMAction2")
@@ -143,6 +151,16 @@ def _as_clips(feat, num_segs: int) -> tuple:
   clips: channels-last for MMAction2's ``reshape(-1, num_segs, ...).transpose(1, 2)``."""
   feats = feat if isinstance(feat, tuple) else (feat,)
   return tuple(f.reshape((-1, num_segs) + f.shape[1:]) for f in feats)
+
+
+def _pooled(feat, n: int):
+  """Backbone features of N*V rows, one array or a tuple (SlowFast's pathways), each
+  (rows, ..., C) -> (N, V, sum C): every axis between rows and channels averaged away
+  (MMAction2's adaptive average pooling to 1), pathways concatenated."""
+  feats = feat if isinstance(feat, tuple) else (feat,)
+  pooled = [f.mean(axis=tuple(range(1, f.ndim - 1))) if f.ndim > 2 else f for f in feats]
+  out = jnp.concatenate(pooled, axis=-1)
+  return out.reshape(n, -1, out.shape[-1])
 
 
 def _check_fcn_head(head_cfg: Mapping[str, Any]) -> None:
@@ -168,6 +186,8 @@ class Recognizer3D(_Recognizer):
     neck = self.build_neck()
     if neck is not None:
       feat = neck(feat if isinstance(feat, tuple) else (feat,), train)
+    if self.extracting_features(train):
+      return _pooled(feat, n)  # (N, V, C): per-view features, averaged by test_scores
     scores = self.build_head()(feat, train=train)
     return scores.reshape(n, v, -1)
 
@@ -205,6 +225,9 @@ class Recognizer2D(_Recognizer):
       if feat.shape[1] == 1:  # MMAction2 squeezes a length-1 time axis
         feat = feat[:, 0]
       num_segs = 1
+    if self.extracting_features(train):
+      # MMAction2 averages the features of all S frames (segments and crops) of a video.
+      return _pooled(feat, n).mean(axis=1, keepdims=True)
     scores = head(feat, num_segs=num_segs, train=train)
     return scores.reshape(n, -1, scores.shape[-1])
 
@@ -238,6 +261,8 @@ class AudioRecognizer(_Recognizer):
 
   @nn.compact
   def __call__(self, audios, train: bool = False):
+    if self.extracting_features(train):
+      raise NotImplementedError("MMAction2's AudioRecognizer has no feature_extraction mode")
     n, v = audios.shape[:2]
     feat = self.extract_feat(self.build_backbone(), audios, train)
     scores = self.build_head()(feat, train=train)

@@ -271,6 +271,8 @@ def _restore_for_inference(exp: Experiment, split: str, checkpoint: str | None):
 def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | None = None):
   """One evaluation pass (``--mode=eval``; ``--mode=test`` uses the multi-view test split)."""
   exp = Experiment(config, workdir)
+  if (config.model.get("test_cfg") or {}).get("feature_extraction"):
+    return extract_features(exp, split, checkpoint)
   state, shardings = _restore_for_inference(exp, split, checkpoint)
   with exp.mesh:
     results, scores = exp.evaluate(state, exp.make_eval_step(shardings), split)
@@ -281,6 +283,25 @@ def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | No
   if split == "test" and out and jax.process_index() == 0:
     dump_results(scores, out)
   return results
+
+
+def extract_features(exp: Experiment, split: str, checkpoint: str | None):
+  """``model.test_cfg.feature_extraction=True``: writes each video's pooled features (C,) in
+  dataset order to ``test.out``, as MMAction2's clip_feature_extraction tool; no metrics."""
+  out = exp.config.test.out
+  if not out:
+    raise ValueError("model.test_cfg.feature_extraction=True writes features, not metrics: "
+                     "pass --config.test.out=FILE.pkl (or .json)")
+  state, shardings = _restore_for_inference(exp, split, checkpoint)
+  source, pipeline = exp.source(split)
+  batch = exp.train_batch if split == "val" else exp.test_batch
+  with exp.mesh:
+    feats, _ = exp.predict(state, exp.make_eval_step(shardings), source, pipeline, batch,
+                           desc=f"{split} features")
+  if jax.process_index() == 0:
+    dump_results(feats, out)
+  logging.info("Wrote %d feature vectors of size %d to %s", len(feats), feats.shape[-1], out)
+  return {"num_features": len(feats), "feature_dim": int(feats.shape[-1])}
 
 
 def dump_results(scores: np.ndarray, path: str):

@@ -5,6 +5,12 @@ decay is added to the gradient before momentum; ``optimizer_config.grad_clip`` c
 gradient by global norm first. ``lr_config`` follows mmcv's LrUpdaterHook: a regular
 policy ('step', 'CosineAnnealing', 'fixed'), updated per epoch when ``by_epoch`` (the
 default), and an optional per-iteration warmup ('linear', 'constant', 'exp').
+
+Per-parameter lr and weight-decay multipliers follow mmcv's optimizer constructors:
+``optimizer.paramwise_cfg`` of the default constructor (custom_keys, bias_lr_mult,
+bias_decay_mult, norm_decay_mult, dwconv_decay_mult) and MMAction2's
+``constructor='TSMOptimizerConstructor'`` (fc_lr5). They depend only on a parameter's path
+and shape, so they are resolved at trace time from the tree the optimizer sees.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, Mapping
 
 import jax.numpy as jnp
 import optax
+from flax import traverse_util
 
 
 def regular_lr(lr_cfg: Mapping[str, Any], base_lr: float, progress, max_progress):
@@ -74,9 +81,122 @@ def make_schedule(lr_cfg: Mapping[str, Any], base_lr: float, *, iters_per_epoch:
   return schedule
 
 
+def _torch_name(path: tuple) -> str:
+  """A param's name as mmcv's constructors match ``custom_keys`` against it: the torch path from
+  the model's root (mmcv unwraps MMDataParallel's ``.module`` first, so a key written with a
+  leading dot, like TimeSformer's ``'.backbone.cls_token'``, matches nothing in MMAction2 either)."""
+  from vjax.convert.mmaction2_checkpoint import TORCH_LEAF, canonical  # pylint: disable=g-import-not-at-top
+  *modules, leaf = (str(p) for p in path)
+  return canonical(modules + [TORCH_LEAF.get(("params", leaf), leaf)])
+
+
+def _default_multipliers(paramwise: Mapping[str, Any], flat: Mapping[tuple, Any]):
+  """(lr_mult, decay_mult) per path, as mmcv's DefaultOptimizerConstructor.add_params."""
+  custom = paramwise.get("custom_keys", {}) or {}
+  keys = sorted(sorted(custom), key=len, reverse=True)  # longest first, ties alphabetical
+  known = {"custom_keys", "bias_lr_mult", "bias_decay_mult", "norm_decay_mult",
+           "dwconv_decay_mult", "bypass_duplicate"}
+  unknown = sorted(set(paramwise) - known)
+  if unknown:
+    raise KeyError(f"Unsupported optimizer.paramwise_cfg keys {unknown}; expected some of "
+                   f"{sorted(known)}")
+  norm_modules = {path[:-1] for path in flat if path[-1] == "scale"}
+  out = {}
+  for path, leaf in flat.items():
+    name = _torch_name(path)
+    key = next((k for k in keys if k in name), None)
+    if key is not None:
+      out[path] = (custom[key].get("lr_mult", 1.0), custom[key].get("decay_mult", 1.0))
+      continue
+    is_norm = path[:-1] in norm_modules
+    is_bias = path[-1] == "bias"
+    lr = paramwise.get("bias_lr_mult", 1.0) if is_bias and not is_norm else 1.0
+    # mmcv: Conv2d with in_channels == groups, i.e. one input channel per group.
+    is_dwconv = path[-1] == "kernel" and len(leaf.shape) == 4 and leaf.shape[2] == 1
+    if is_norm:
+      decay = paramwise.get("norm_decay_mult", 1.0)
+    elif is_dwconv:
+      decay = paramwise.get("dwconv_decay_mult", 1.0)
+    elif is_bias:
+      decay = paramwise.get("bias_decay_mult", 1.0)
+    else:
+      decay = 1.0
+    out[path] = (lr, decay)
+  return out
+
+
+def _tsm_multipliers(paramwise: Mapping[str, Any], flat: Mapping[tuple, Any]):
+  """MMAction2's TSMOptimizerConstructor: conv/linear weights (1, 1), their biases (2, 0),
+  norm parameters (1, 0); with ``fc_lr5`` the classifier (``cls_head.fc_cls``, the last linear
+  layer of every model this constructor is used with) gets weight (5, 1) and bias (10, 0)."""
+  if set(paramwise) - {"fc_lr5"}:
+    raise KeyError(f"TSMOptimizerConstructor takes paramwise_cfg=dict(fc_lr5=...), got "
+                   f"{sorted(paramwise)}")
+  fc_lr5 = paramwise.get("fc_lr5", False)
+  norm_modules = {path[:-1] for path in flat if path[-1] == "scale"}
+  fc = [p for p in flat if p[:1] == ("cls_head",) and p[-2:-1] == ("fc_cls",)]
+  if fc_lr5 and not fc:
+    raise KeyError("TSMOptimizerConstructor with fc_lr5=True needs the head's classifier "
+                   "cls_head.fc_cls; this model has none")
+  out = {}
+  for path in flat:
+    leaf = path[-1]
+    if path[:-1] in norm_modules:
+      out[path] = (1.0, 0.0)
+    elif leaf not in ("kernel", "bias"):
+      raise ValueError(f"TSMOptimizerConstructor has no rule for parameter {'/'.join(path)} "
+                       "(only conv, linear and norm layers); use the default constructor")
+    elif fc_lr5 and path in fc:
+      out[path] = (5.0, 1.0) if leaf == "kernel" else (10.0, 0.0)
+    else:
+      out[path] = (1.0, 1.0) if leaf == "kernel" else (2.0, 0.0)
+  return out
+
+
+CONSTRUCTORS = {"DefaultOptimizerConstructor": _default_multipliers,
+                "TSMOptimizerConstructor": _tsm_multipliers}
+
+
+def param_multipliers(opt_cfg: Mapping[str, Any], params) -> dict[tuple, tuple[float, float]]:
+  """{param path: (lr_mult, decay_mult)} for ``params`` under ``optimizer``'s constructor."""
+  constructor = opt_cfg.get("constructor", "DefaultOptimizerConstructor")
+  if constructor not in CONSTRUCTORS:
+    raise KeyError(f"Unsupported optimizer constructor {constructor!r}; use one of "
+                   f"{sorted(CONSTRUCTORS)}")
+  flat = traverse_util.flatten_dict(params)
+  return CONSTRUCTORS[constructor](dict(opt_cfg.get("paramwise_cfg") or {}), flat)
+
+
+def _by_group(which: int, opt_cfg: Mapping[str, Any], fn):
+  """A transformation applying ``fn(update, param, mult)`` per leaf, with ``mult`` the
+  leaf's lr (which=0) or decay (which=1) multiplier; leaves with multiplier 1 pass through
+  unchanged unless ``fn`` needs them (weight decay always runs)."""
+
+  def update(updates, state, params=None):
+    mults = param_multipliers(opt_cfg, updates)
+    flat_u = traverse_util.flatten_dict(updates)
+    flat_p = traverse_util.flatten_dict(params) if params is not None else {}
+    out = {k: fn(u, flat_p.get(k), mults[k][which]) for k, u in flat_u.items()}
+    return traverse_util.unflatten_dict(out), state
+
+  return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
+
+
+def _decayed_weights(wd: float, opt_cfg):
+  """g + wd * decay_mult * p (torch's coupled decay for SGD, mmcv's per-group weight_decay)."""
+  if not wd:
+    return optax.identity()
+  return _by_group(1, opt_cfg, lambda u, p, m: u if m == 0 else u + wd * m * p)
+
+
+def _lr_multipliers(opt_cfg):
+  return _by_group(0, opt_cfg, lambda u, p, m: u if m == 1 else u * m)
+
+
 def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule):
   """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts."""
   opt_cfg = dict(opt_cfg)
+  groups = {k: opt_cfg.pop(k) for k in ("constructor", "paramwise_cfg") if k in opt_cfg}
   typ = opt_cfg.pop("type", "SGD")
   opt_cfg.pop("lr", None)
   parts = []
@@ -89,15 +209,20 @@ def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] |
     wd = opt_cfg.pop("weight_decay", 0.0)
     momentum = opt_cfg.pop("momentum", 0.0)
     nesterov = opt_cfg.pop("nesterov", False)
-    if wd:
-      parts.append(optax.add_decayed_weights(wd))
-    parts.append(optax.sgd(schedule, momentum=momentum or None, nesterov=nesterov))
+    parts.append(_decayed_weights(wd, groups))
+    if momentum:
+      parts.append(optax.trace(decay=momentum, nesterov=nesterov))
+    parts.append(optax.scale_by_learning_rate(schedule))
   elif typ == "AdamW":
     betas = opt_cfg.pop("betas", (0.9, 0.999))
-    parts.append(optax.adamw(schedule, b1=betas[0], b2=betas[1], eps=opt_cfg.pop("eps", 1e-8),
-                             weight_decay=opt_cfg.pop("weight_decay", 0.01)))
+    # torch AdamW: p -= lr_group * (adam_direction + wd_group * p)
+    parts.append(optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=opt_cfg.pop("eps", 1e-8)))
+    parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.01), groups))
+    parts.append(optax.scale_by_learning_rate(schedule))
   else:
     raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD' or 'AdamW'")
   if opt_cfg:
     raise KeyError(f"Unsupported {typ} arguments: {sorted(opt_cfg)}")
+  if groups:
+    parts.append(_lr_multipliers(groups))
   return optax.chain(*parts)
