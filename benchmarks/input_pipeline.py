@@ -15,8 +15,10 @@
    * MMAction2: benchmarks/_mmaction2_input_runner.py in the reference venv, a subprocess
      per measurement: its VideoDataset and build_dataloader (torch DataLoader), with
      Normalize, yielding float32 channels-first tensors, as its configs do.
-   Both use the same decoder family: decord if vjax registers DecordInit and decord imports in
-   both venvs, else PyAV (``--decoder`` forces one).
+   MMAction2 decodes with decord if it imports in the reference venv, else PyAV (``--decoder``
+   forces one); vjax with ``--vjax-decoder`` (default PyAV, whose accurate mode decodes only
+   what the sampled frames need; ``same`` = MMAction2's). Before timing, the script checks
+   that vjax's decoder returns exactly the frames the other one does on these videos.
 3. Prints clips/s (training samples per second: one SlowFast sample is a 32-frame clip, one
    TSN sample 3 frames) per pipeline and worker count, and vjax / MMAction2.
 
@@ -124,6 +126,27 @@ def vjax_pipeline(name: str, decoder: str) -> list[dict]:
           dict(type='Collect', keys=['imgs', 'label'], meta_keys=[])]
 
 
+def check_same_frames(video_dir: Path, ann: Path, decoder: str, vjax_decoder: str) -> str:
+  """Decodes one SlowFast and one TSN clip of every video with both decoders in vjax; the
+  benchmark only compares decoders that return identical frames."""
+  from vjax.data import VideoDataset  # pylint: disable=g-import-not-at-top
+  from vjax.data.pipeline import Compose  # pylint: disable=g-import-not-at-top
+  if decoder == vjax_decoder:
+    return 'same decoder on both sides'
+  source = VideoDataset(str(ann), data_prefix=str(video_dir))
+  for name in PIPELINES:
+    outs = []
+    for dec in (decoder, vjax_decoder):
+      pipe = Compose(vjax_pipeline(name, dec)[:3])  # init, sample, decode
+      outs.append([pipe(dict(source[i]), np.random.default_rng(i))['imgs']
+                   for i in range(len(source))])
+    for i, (a, b) in enumerate(zip(*outs)):
+      if a.shape != b.shape or not np.array_equal(a, b):
+        raise SystemExit(f'{vjax_decoder} and {decoder} decode different frames for video {i} '
+                         f'({name} sampling); compare with --vjax-decoder same')
+  return f'{vjax_decoder} returns the same frames as {decoder} on every video (checked)'
+
+
 def time_vjax(name, decoder, video_dir, ann, workers, batch_size, batches, warmup, seed=0):
   from vjax.data import VideoDataset, make_train_iterator  # pylint: disable=g-import-not-at-top
   source = VideoDataset(str(ann), data_prefix=str(video_dir))
@@ -190,7 +213,10 @@ def main():
   parser.add_argument('--workers', type=int, nargs='+', default=[1, 2])
   parser.add_argument('--batch-size', type=int, default=8)
   parser.add_argument('--pipelines', nargs='+', choices=PIPELINES, default=list(PIPELINES))
-  parser.add_argument('--decoder', choices=('auto', 'decord', 'pyav'), default='auto')
+  parser.add_argument('--decoder', choices=('auto', 'decord', 'pyav'), default='auto',
+                      help="MMAction2's decoder (auto: decord if both venvs have it)")
+  parser.add_argument('--vjax-decoder', choices=('same', 'decord', 'pyav'), default='pyav',
+                      help="vjax's decoder (same: MMAction2's)")
   parser.add_argument('--ref-venv', default=os.environ.get('MMACTION2_REF_VENV',
                                                           '/work/mmaction2-ref-venv'))
   parser.add_argument('--cache-dir', default=osp.expanduser('~/.cache/vjax/bench_videos'))
@@ -214,7 +240,9 @@ def main():
   print(f'  mean {np.mean(sizes) / 1e6:.2f} MB/video = '
         f'{np.mean(sizes) * 8 / (args.frames / args.fps) / 1e6:.2f} Mbit/s')
   decoder, why = choose_decoder(args.decoder, ref_python)
-  print(f'decoder: {decoder} in both ({why})')
+  vjax_decoder = decoder if args.vjax_decoder == 'same' else args.vjax_decoder
+  print(f'decoder: MMAction2 {decoder} ({why}); vjax {vjax_decoder}: '
+        f'{check_same_frames(video_dir, ann, decoder, vjax_decoder)}')
   print(f'machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start')
   print('vjax: no Normalize on the host (vjax normalizes on device), uint8 channels-last output;'
         ' MMAction2: Normalize on the host, float32 channels-first output.\n', flush=True)
@@ -222,22 +250,22 @@ def main():
   rows = []
   for name in args.pipelines:
     for workers in args.workers:
-      common = (name, decoder, video_dir, ann, workers, args.batch_size, args.batches,
-                args.warmup)
-      v = time_vjax(*common)
+      common = (video_dir, ann, workers, args.batch_size, args.batches, args.warmup)
+      v = time_vjax(name, vjax_decoder, *common)
       print(f'  vjax      {name:8s} workers={workers}: {v["clips_per_s"]:7.2f} clips/s '
             f'(batch {v["batch_shape"]} {v["dtype"]}, warm-up {v["warmup_s"]:.1f} s)',
             flush=True)
       m = None
       if not args.skip_mmaction2:
-        m = time_mmaction2(ref_python, *common)
+        m = time_mmaction2(ref_python, name, decoder, *common)
         print(f'  MMAction2 {name:8s} workers={workers}: {m["clips_per_s"]:7.2f} clips/s '
               f'(batch {m["batch_shape"]} {m["dtype"]}, warm-up {m["warmup_s"]:.1f} s)',
               flush=True)
       rows.append(dict(pipeline=name, workers=workers, vjax=v, mmaction2=m))
 
   print(f'\nclips/s, batch size {args.batch_size}, {args.batches} timed batches after '
-        f'{args.warmup} warm-up, decoder {decoder}, {args.num_videos} videos:')
+        f'{args.warmup} warm-up, decoders vjax {vjax_decoder} / MMAction2 {decoder}, '
+        f'{args.num_videos} videos:')
   print(f'{"pipeline":10s} {"workers":>7s} {"vjax":>9s} {"MMAction2":>10s} {"vjax/MMA2":>10s}')
   for r in rows:
     v = r['vjax']['clips_per_s']
@@ -245,7 +273,8 @@ def main():
     print(f'{r["pipeline"]:10s} {r["workers"]:7d} {v:9.2f} {m:10.2f} {v / m:9.2f}x')
   print(f'load average at end: {os.getloadavg()[0]:.2f}')
   if args.json_out:
-    Path(args.json_out).write_text(json.dumps(dict(args=vars(args), decoder=decoder, rows=rows),
+    Path(args.json_out).write_text(json.dumps(dict(args=vars(args), decoder=decoder,
+                                                   vjax_decoder=vjax_decoder, rows=rows),
                                               indent=1, default=str) + '\n')
 
 

@@ -174,3 +174,45 @@ def test_array_decode_rgb_flow_offsets():
     op(dict(array=array, modality="RGB", start_index=0, frame_inds=np.array([10])))
   with pytest.raises(NotImplementedError):
     op(dict(array=array, modality="Audio", start_index=0, frame_inds=np.array([1])))
+
+
+def test_pyav_accurate_decodes_only_what_it_needs_and_matches_a_full_decode(tmp_path):
+  # h264 with (non-reference) B-frames and a keyframe every 8 frames: runs of sampled frames start from the
+  # keyframe before them, later keyframes are reached by seeking, non-reference frames that
+  # are not sampled are skipped. Frames must equal a sequential decode from frame 0.
+  if "libx264" not in av.codecs_available:
+    pytest.skip("PyAV has no libx264 encoder")
+  path = tmp_path / "gop8.mp4"
+  with av.open(str(path), "w") as container:
+    stream = container.add_stream("libx264", rate=25,
+                                  options={"x264-params": "keyint=8:min-keyint=8:scenecut=0:"
+                                                          "bframes=3:b-adapt=0:b-pyramid=none"})
+    stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+    for f in _source_frames():
+      container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+    container.mux(stream.encode())
+  from vjax.data.ops_decode import PyAVDecode, _pyav_frame_table, _pyav_rgb
+  with av.open(str(path)) as c:
+    table = _pyav_frame_table(c, c.streams.video[0])
+    assert table is not None and len(table[0]) == NUM_FRAMES and len(table[1]) == 4
+    # The encoder made non-reference frames, so skipping has something to skip.
+    c.seek(0)
+    nonref = sum(1 for p in c.demux(c.streams.video[0]) if p.size and
+                 not any(b >> 5 & 3 for b in _nal_headers(bytes(p))))
+    assert nonref > 0
+    full, n = PyAVDecode._decode_upto(c, set(range(NUM_FRAMES)), _pyav_rgb())
+  assert n == NUM_FRAMES
+  for inds in ([3, 5, 7], [0, 1, 30, 31], [9, 26], [31, 2, 17, 17], list(range(0, 32, 2)),
+               [33, 34]):  # the last wraps: a stream of 32 frames, as MMAction2
+    out = _decode("PyAV", str(path), inds)["imgs"]
+    np.testing.assert_array_equal(out, np.stack([full[i % NUM_FRAMES] for i in inds]))
+  assert _decode("PyAV", str(path), [33])["frame_inds"].tolist() == [33]
+
+
+def _nal_headers(sample: bytes):
+  """First byte of each NAL unit of a length-prefixed (AVCC, 4-byte) h264 sample."""
+  i = 0
+  while i + 4 < len(sample):
+    size = int.from_bytes(sample[i:i + 4], "big")
+    yield sample[i + 4]
+    i += 4 + size

@@ -12,6 +12,7 @@ and report the bad sample.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os.path as osp
 import warnings
@@ -240,14 +241,81 @@ class PyAVInit:
     return f"{type(self).__name__}(io_backend={self.io_backend!r})"
 
 
+def _pyav_frame_table(container, stream):
+  """Display-order pts of every frame and the keyframes' pts, from one demux pass (packets
+  only, no decoding), or None when pts are missing or repeated (then frames are counted by
+  decoding from the start instead)."""
+  pts, keys = [], []
+  container.seek(0)
+  for packet in container.demux(stream):
+    if not packet.size:
+      continue
+    if packet.pts is None:
+      return None
+    pts.append(packet.pts)
+    if packet.is_keyframe:
+      keys.append(packet.pts)
+  pts.sort()
+  if not pts or not keys or len(set(pts)) != len(pts):
+    return None
+  return pts, sorted(keys)
+
+
+def _pyav_decode_indexed(container, stream, table, inds, to_rgb, skip_nonref: bool):
+  """RGB frames for display indices ``inds``, decoding from the keyframe before each run of
+  wanted frames; returns {index: frame} (frames that failed to decode are absent).
+
+  Frames nothing needs are not decoded: a later keyframe before the next wanted frame is
+  reached by a seek, and with ``skip_nonref`` packets that are neither wanted nor referenced
+  by other frames (libavcodec's AVDISCARD_NONREF, decided per packet) are dropped by the
+  decoder. The wanted frames come out bit-identical to a full sequential decode.
+  """
+  pts, keys = table
+  index_of = {pts[i]: i for i in inds}
+  todo = sorted(index_of)
+  ctx = stream.codec_context
+  got: dict[int, np.ndarray] = {}
+
+  def keyframe_before(t):
+    return keys[max(bisect.bisect_right(keys, t) - 1, 0)]
+
+  while todo:
+    key = keyframe_before(todo[0])
+    container.seek(key, stream=stream, backward=True, any_frame=False)
+    ctx.flush_buffers()
+    reseek = False
+    for packet in container.demux(stream):
+      if (packet.is_keyframe and packet.pts is not None and packet.pts > key and todo and
+          keyframe_before(todo[0]) > packet.pts):
+        reseek = True  # the next wanted frame lies past a later keyframe: jump there
+        break
+      if skip_nonref:
+        ctx.skip_frame = "DEFAULT" if packet.pts in index_of else "NONREF"
+      for frame in packet.decode():
+        i = index_of.get(frame.pts)
+        if i is not None and i not in got:
+          got[i] = to_rgb(frame)
+      todo = [t for t in todo if index_of[t] not in got]
+      if not todo:
+        break
+    if not reseek:
+      break  # end of stream: whatever is still missing failed to decode
+  if skip_nonref:
+    ctx.skip_frame = "DEFAULT"
+  return got
+
+
 @PIPELINES.register
 class PyAVDecode:
   """Decodes the sampled frames of an opened PyAV container.
 
-  ``mode='accurate'`` decodes sequentially up to the largest index and converts
-  only the sampled frames to RGB; indices past the end of the stream wrap around
-  the frames actually present (as in MMAction2), unless the stream is more than
-  ``max_missing_tail`` frames shorter than ``total_frames`` (a truncated file).
+  ``mode='accurate'`` gives frame ``i`` of the stream in display order, as MMAction2's
+  sequential decode from the first frame does, but decodes only what those frames need
+  (from the keyframe before each run of sampled frames, skipping non-reference frames that
+  are not sampled) and converts only the sampled frames to RGB; indices past the end of the
+  stream wrap around the frames actually present (as in MMAction2), unless the stream is
+  more than ``max_missing_tail`` frames shorter than ``total_frames`` (a truncated file).
+  Streams without usable timestamps are decoded sequentially from the start.
   ``mode='efficient'`` seeks to each index and takes the next decodable frame
   (fast, approximate). ``multi_thread=True`` sets the codec's thread_type to AUTO.
   """
@@ -262,6 +330,7 @@ class PyAVDecode:
   def _decode_upto(container, wanted: set[int], to_rgb) -> tuple[dict[int, np.ndarray], int]:
     """RGB frames for the ``wanted`` indices (those that exist) and the frames decoded."""
     container.seek(0)
+    container.streams.video[0].codec_context.flush_buffers()
     last = max(wanted)
     got, n = {}, 0
     for frame in container.decode(video=0):
@@ -273,8 +342,21 @@ class PyAVDecode:
     return got, n
 
   def _accurate(self, container, inds: np.ndarray, total: int) -> np.ndarray:
-    wanted = set(int(i) for i in inds)
     to_rgb = _pyav_rgb()
+    stream = container.streams.video[0]
+    table = _pyav_frame_table(container, stream)
+    if table is not None:
+      n = len(table[0])
+      if inds.max() >= n:  # Short stream: wrap indices over the frames that exist.
+        _check_not_truncated(n, total)
+        inds = inds % n
+      wanted = sorted(set(int(i) for i in inds))
+      # Frame threading decodes packets out of step with the per-packet skip decision.
+      got = _pyav_decode_indexed(container, stream, table, wanted, to_rgb,
+                                 skip_nonref=not self.multi_thread)
+      if len(got) == len(wanted):
+        return _gather(inds, lambda i: got[i])
+    wanted = set(int(i) for i in inds)
     got, n = self._decode_upto(container, wanted, to_rgb)
     if n == 0:
       raise VideoDecodeError("the video has no decodable frames")
