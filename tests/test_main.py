@@ -104,6 +104,18 @@ def test_test_mode_dumps_results_in_dataset_order(trained):
   assert len(rows) == 16 and rows[0].shape == (8,)  # tiny preset: 16 validation videos
 
 
+def test_features_mode_writes_pooled_features_per_video(trained):
+  workdir, data_dir, _ = trained
+  out = os.path.join(workdir, "features.pkl")
+  p = run(args(workdir, data_dir, "--mode=features", f"--config.test.out={out}"))
+  # Tiny SlowFast: slow path 16 * 32 + fast path 2 * 32 channels, pooled and concatenated.
+  assert f"Wrote 16 feature vectors of size 576 to {out}" in p.stdout
+  with open(out, "rb") as f:
+    rows = pickle.load(f)
+  assert len(rows) == 16 and rows[0].shape == (576,)
+  assert len({r.tobytes() for r in rows}) == 16  # one distinct vector per video
+
+
 def test_sigterm_checkpoints_and_a_restart_resumes(tmp_path):
   workdir, data_dir = str(tmp_path / "work"), str(tmp_path / "tfds")
   cmd = args(workdir, data_dir, "--config.total_epochs=100", "--config.evaluation.interval=100",

@@ -1,4 +1,4 @@
-"""``python -m vjax.main --config=configs/<exp>.py[:arg] --workdir=DIR --mode=train|eval|test``.
+"""``python -m vjax.main --config=configs/<exp>.py[:arg] --workdir=DIR --mode=train|eval|test|features``.
 
 Any config field can be overridden as ``--config.a.b=value``; an unknown field is an error
 that names the closest valid keys.
@@ -14,9 +14,12 @@ from ml_collections import config_flags
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, logs and results go here.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "test"],
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "test", "features"],
                           "train: train with periodic evaluation (resumes from the workdir); "
-                          "eval: one pass over data.val; test: multi-view test over data.test.")
+                          "eval: one pass over data.val; test: multi-view test over data.test; "
+                          "features: data.test through the test pipeline, writing each video's "
+                          "pooled backbone features to test.out (MMAction2's "
+                          "test_cfg.feature_extraction).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None,
                                   "eval/test: a checkpoint directory (default: latest in workdir).")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False,
@@ -47,6 +50,11 @@ def main(argv):
     results = _run(config)
   except FileNotFoundError as e:  # missing dataset, annotation file or checkpoint
     sys.exit(f"error: {e}")
+  if _MODE.value == "features":
+    if jax.process_index() == 0:
+      print(f"Wrote {results['num_features']} feature vectors of size {results['feature_dim']} "
+            f"to {config.test.out}")
+    return
   if jax.process_index() == 0 and results:
     print("Final " + ("val" if _MODE.value != "test" else "test") + " results: " +
           ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
@@ -59,6 +67,10 @@ def _run(config):
                jax.device_count(), jax.devices()[0].platform)
   if _MODE.value == "train":
     return loop.train_and_evaluate(config, _WORKDIR.value)
+  if _MODE.value == "features":
+    with config.unlocked():
+      test_cfg = dict(config.model.get("test_cfg") or {})
+      config.model.test_cfg = dict(test_cfg, feature_extraction=True)
   return loop.evaluate_only(config, _WORKDIR.value,
                             split="val" if _MODE.value == "eval" else "test",
                             checkpoint=_CHECKPOINT.value)

@@ -130,7 +130,9 @@ class _Recognizer(nn.Module):
   def extracting_features(self, train: bool) -> bool:
     """``test_cfg.feature_extraction``: eval forwards return pooled backbone (+ neck) features
     (N, V, C) instead of scores, as MMAction2's forward_test does for its feature tools."""
-    return not train and bool((self.test_cfg or {}).get("feature_extraction"))
+    # init still builds the head, so a feature run restores the trained checkpoint as is.
+    return (not train and not self.is_initializing() and
+            bool((self.test_cfg or {}).get("feature_extraction")))
 
   def test_scores(self, scores):
     """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires.
