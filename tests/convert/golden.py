@@ -18,7 +18,7 @@ IO = dict(np.load(GOLDEN / "io.npz"))
 
 
 def vjax_model_cfg(case) -> dict:
-  """The case's MMAction2 model dict as vjax builds it (``pretrained`` dropped)."""
+  """The case's MMAction2 model dict as vjax builds it."""
   return dict(convert(dict(model=case["model"])).fields)["model"]
 
 

@@ -76,10 +76,12 @@ def test_tsn_config_converts_field_by_field(tmp_path, capsys):
   for key in ("dist_params", "log_level", "workflow", "work_dir", "resume_from",
               "train_pipeline", "img_norm_cfg"):
     assert key in printed
-  assert "dropped model.backbone.pretrained='torchvision://resnet50'" in printed
+  assert ("model.backbone.pretrained='torchvision://resnet50' is loaded when training starts"
+          in printed)
   cfg = load_config(str(out))
   assert cfg.to_dict() == mc.load_mmaction2_config(str(TSN)).to_dict()
-  assert cfg.model.backbone.to_dict() == dict(type="ResNet", depth=50, norm_eval=False)
+  assert cfg.model.backbone.to_dict() == dict(type="ResNet", pretrained="torchvision://resnet50",
+                                              depth=50, norm_eval=False)
   assert cfg.model.test_cfg.average_clips is None
   assert cfg.data.videos_per_device == 32 and cfg.data.workers == 2
   assert cfg.data.test_videos_per_device == 1
@@ -114,8 +116,9 @@ def test_slowfast_config_converts(tmp_path):
   mc.write_config(str(SLOWFAST), str(out))
   cfg = load_config(str(out))
   ref = load_config(str(Path(__file__).resolve().parents[2] / "configs" / "slowfast_k400.py"))
-  assert "pretrained" not in cfg.model.backbone
-  assert "pretrained" not in cfg.model.backbone.slow_pathway
+  # Kept for training init (vjax.convert.pretrained); None: nothing to load.
+  assert cfg.model.backbone.pretrained is None
+  assert cfg.model.backbone.slow_pathway.pretrained is None
   assert cfg.lr_config.to_dict() == ref.lr_config.to_dict()
   assert cfg.total_epochs == 256 and cfg.checkpoint_config.interval == 4
   assert cfg.data.img_norm_cfg.to_dict() == IMG_NORM
@@ -131,8 +134,8 @@ def test_tsm_config_converts(tmp_path):
   out = tmp_path / "tsm_mm.py"
   conv = mc.write_config(str(TSM), str(out))
   cfg = load_config(str(out))
-  assert cfg.model.backbone.to_dict() == dict(type="ResNetTSM", depth=50, norm_eval=False,
-                                              shift_div=8)
+  assert cfg.model.backbone.to_dict() == dict(type="ResNetTSM", pretrained="torchvision://resnet50",
+                                              depth=50, norm_eval=False, shift_div=8)
   assert cfg.model.cls_head.is_shift is True
   # The TSM optimizer constructor is kept as written (fc_lr5), for vjax's optimizer to honour.
   assert cfg.optimizer.constructor == "TSMOptimizerConstructor"

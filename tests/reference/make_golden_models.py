@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import json
 import sys
 import types
@@ -41,6 +42,8 @@ from mmaction.models import build_model  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import golden_weights  # noqa: E402
+import golden_cases_3d_resnet  # noqa: E402
+import golden_cases_3d_more  # noqa: E402
 
 SEED = 20240701
 
@@ -238,7 +241,7 @@ CASES = [
          input_shape=(1, 16, 3, 32, 32), store=False, forward='test'),
     dict(name='audio_r50_w8', model=audio_r50(), input_shape=(1, 2, 1, 32, 32), store=False,
          forward='test'),
-]
+] + golden_cases_3d_resnet.CASES + golden_cases_3d_more.CASES
 
 
 def randomized(model, seed):
@@ -286,26 +289,47 @@ def run_case(case, golden: Path, io: dict):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--out', default=str(HERE.parent / 'golden' / 'models'))
+  parser.add_argument('--only', default='',
+                      help='comma-separated case names: rerun just these and keep the others '
+                           'from the existing goldens')
   args = parser.parse_args()
   golden = Path(args.out)
   golden.mkdir(parents=True, exist_ok=True)
-  torch.manual_seed(0)
-  np.random.seed(0)  # TRNMultiScale's np.random.choice: a mere permutation with 3 segments
-  io: dict[str, np.ndarray] = {}
-  records = [run_case(case, golden, io) for case in CASES]
-  np.savez_compressed(golden / 'io.npz', **io)
-  meta = {
-      'seed': SEED,
-      'mmaction2': mmaction.__version__,
-      'mmcv': mmcv.__version__,
-      'torch': torch.__version__,
-      'numpy': np.__version__,
-      'python': sys.version.split()[0],
-      'generator': 'tests/reference/make_golden_models.py',
-  }
-  (golden / 'cases.json').write_text(json.dumps(records, separators=(',', ':')) + '\n')
-  (golden / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n')
-  total = sum(f.stat().st_size for f in golden.rglob('*') if f.is_file())
+  names = [n for n in args.only.split(',') if n]
+  unknown = sorted(set(names) - {c['name'] for c in CASES})
+  if unknown:
+    raise SystemExit(f'unknown cases {unknown}')
+  with open(golden / '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # helpers may regenerate different cases at once
+    io: dict[str, np.ndarray] = {}
+    old = {}
+    if names and (golden / 'cases.json').exists():
+      io = dict(np.load(golden / 'io.npz'))
+      old = {c['name']: c for c in json.loads((golden / 'cases.json').read_text())}
+    records = []
+    for case in CASES:
+      if names and case['name'] not in names:
+        if case['name'] in old:
+          records.append(old[case['name']])
+        continue
+      for key in [k for k in io if k.startswith(case['name'] + '/')]:
+        del io[key]
+      torch.manual_seed(0)
+      np.random.seed(0)  # TRNMultiScale's np.random.choice: a mere permutation with 3 segments
+      records.append(run_case(case, golden, io))
+    np.savez_compressed(golden / 'io.npz', **io)
+    meta = {
+        'seed': SEED,
+        'mmaction2': mmaction.__version__,
+        'mmcv': mmcv.__version__,
+        'torch': torch.__version__,
+        'numpy': np.__version__,
+        'python': sys.version.split()[0],
+        'generator': 'tests/reference/make_golden_models.py',
+    }
+    (golden / 'cases.json').write_text(json.dumps(records, separators=(',', ':')) + '\n')
+    (golden / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n')
+  total = sum(f.stat().st_size for f in golden.rglob('*') if f.is_file() and f.name != '.lock')
   print(f'wrote {golden} ({total / 1024:.0f} KiB)')
 
 

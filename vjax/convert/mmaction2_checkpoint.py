@@ -56,9 +56,14 @@ class Rule(NamedTuple):
   convert: Callable[[np.ndarray], np.ndarray] | None = None
 
 
-# None needed so far: TSN, SlowFast and the 2D zoo (TSM, TIN, TANet, MobileNetV2-TSM, TRN,
-# TPN) map by name and shape alone.
-RULES: list[Rule] = []
+# TSN, SlowFast, the 2D zoo, X3D and C3D map by name and shape alone. torch's
+# nn.MultiheadAttention (TimeSformer's ``attn``) keeps its fused q/k/v projection as two bare
+# parameters, ``in_proj_weight`` (3E, E) and ``in_proj_bias``, where vjax has a Dense
+# ``in_proj``: the default transpose gives its (E, 3E) kernel, only the names differ.
+RULES: list[Rule] = [
+    Rule(r"(^|/)attn/in_proj/(kernel|bias)$",
+         torch_key=lambda k: re.sub(r"\.in_proj\.(weight|bias)$", r".in_proj_\1", k)),
+]
 
 _INDEX = re.compile(r"_(\d+)(?=_|$)")
 

@@ -8,9 +8,11 @@ dicts update theirs key by key (``_delete_=True`` replaces instead), lists and o
 replace, ``{{_base_.x}}`` takes a base's value. The written file is an ordinary vjax config:
 ``default_config()`` plus the converted fields. What changes on the way:
 
-- ``model``: ``pretrained`` / ``pretrained2d`` / ``torchvision_pretrained`` are dropped
-  (nothing is downloaded; convert that checkpoint and set ``load_from``); top-level
-  ``train_cfg`` / ``test_cfg`` of older configs move into ``model``.
+- ``model``: ``pretrained`` / ``pretrained2d`` / ``torchvision_pretrain`` stay; training
+  loads (and for ``pretrained2d`` inflates) that checkpoint into the fresh backbone, from a
+  local file: nothing is downloaded (vjax.convert.pretrained says where a ``torchvision://``
+  or URL checkpoint must be). Top-level ``train_cfg`` / ``test_cfg`` of older configs move
+  into ``model``.
 - ``data``: ``videos_per_gpu`` -> ``videos_per_device``, ``workers_per_gpu`` -> ``workers``,
   ``test_dataloader.videos_per_gpu`` -> ``test_videos_per_device`` (else ``videos_per_gpu``,
   as MMAction2's test script). vjax normalises on the accelerator, so one ``Normalize``
@@ -42,7 +44,6 @@ _BASE, _DELETE = "_base_", "_delete_"
 _BASE_VAR = re.compile(r"\{\{\s*_base_\.([\w.]+)\s*\}\}")
 _PREDEFINED = re.compile(r"\{\{\s*(fileDirname|fileBasename|fileBasenameNoExtension|"
                          r"fileExtname)\s*\}\}")
-_WEIGHT_SOURCES = ("pretrained", "pretrained2d", "torchvision_pretrained")
 # Ops that only re-arrange or select arrays: Normalize may move past them to the device.
 _LAYOUT_OPS = ("FormatShape", "FormatAudioShape", "Collect", "ToTensor", "ImageToTensor",
                "Transpose", "Rename")
@@ -132,20 +133,15 @@ class Conversion:
   notes: list[str] = dataclasses.field(default_factory=list)
 
 
-def _drop_weight_sources(v, path: str, notes: list[str]):
+def _note_weight_sources(v, path: str, notes: list[str]) -> None:
+  """Notes every ``pretrained`` checkpoint the model will read when training starts."""
   if isinstance(v, dict):
-    out = {}
     for k, x in v.items():
-      if k in _WEIGHT_SOURCES:
-        if isinstance(x, str):
-          notes.append(f"dropped {path}.{k}={x!r}: vjax downloads nothing; convert that "
-                       "checkpoint and set load_from")
-        continue
-      out[k] = _drop_weight_sources(x, f"{path}.{k}", notes)
-    return out
-  if isinstance(v, (list, tuple)):
-    return type(v)(_drop_weight_sources(x, path, notes) for x in v)
-  return v
+      if k == "pretrained" and isinstance(x, str):
+        notes.append(f"{path}.{k}={x!r} is loaded when training starts (unless load_from is "
+                     "set), from a local file: vjax downloads nothing")
+      else:
+        _note_weight_sources(x, f"{path}.{k}", notes)
 
 
 def _pipelines(split) -> list[list]:
@@ -232,7 +228,8 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
   defaults = default_config()
   conv = Conversion()
   if "model" in mm:
-    model = _drop_weight_sources(mm.pop("model"), "model", conv.notes)
+    model = mm.pop("model")
+    _note_weight_sources(model, "model", conv.notes)
     for key in ("train_cfg", "test_cfg"):
       if key in mm:
         value = mm.pop(key)

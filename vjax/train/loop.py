@@ -21,6 +21,7 @@ from absl import logging
 from tqdm import tqdm
 
 from vjax import evaluation
+from vjax.convert import pretrained
 from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.models import build_model
@@ -144,6 +145,30 @@ class _Preemption:
       signal.signal(sig, old)
 
 
+def load_pretrained(state: TrainState, shardings, model_cfg) -> TrainState:
+  """A fresh state with the backbone's ``pretrained`` checkpoint (MMAction2's
+  ``init_weights``: inflated from 2D when ``pretrained2d``) in its params and BN statistics.
+
+  Every process reads the file; each array is placed shard by shard like the one it replaces.
+  """
+  abstract = abstract_state(state, shardings)
+  arrays, report = pretrained.pretrained_variables(
+      model_cfg, {"params": abstract.params, "batch_stats": abstract.batch_stats})
+  logging.info("Pretrained backbone weights: %s", report.summary())
+
+  def fill(collection, tree):
+    def leaf(path, x):
+      key = (collection,) + tuple(str(k.key) for k in path)
+      if key not in arrays:
+        return x
+      value = np.asarray(arrays[key], x.dtype)
+      return jax.make_array_from_callback(x.shape, x.sharding, lambda index: value[index])
+    return jax.tree_util.tree_map_with_path(leaf, tree)
+
+  return state.replace(params=fill("params", state.params),
+                       batch_stats=fill("batch_stats", state.batch_stats))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains with periodic evaluation; resumes from the latest checkpoint in ``workdir``."""
   exp = Experiment(config, workdir)
@@ -169,6 +194,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
     logging.info("Loaded weights from %s", config.load_from)
+  elif pretrained.wants_pretrained(config.model):
+    state = load_pretrained(state, shardings, config.model)
 
   train_iter = data_loader.make_train_iterator(
       train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))

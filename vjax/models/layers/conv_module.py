@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -24,6 +25,11 @@ def pad_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
   return tuple((p, p) for p in as_tuple(padding, n))
 
 
+def _takes_train(conv) -> bool:
+  params = inspect.signature(conv.__call__).parameters
+  return "train" in params and "norm_eval" in params
+
+
 class ConvModule(nn.Module):
   """Conv (no bias by default) -> BatchNorm -> activation; ``norm``/``act`` switch the last two off.
 
@@ -31,7 +37,8 @@ class ConvModule(nn.Module):
   Submodule names ``conv`` and ``bn`` mirror MMAction2's so checkpoint keys map one to one.
   ``conv_layer`` builds the ``conv`` submodule from ``nn.Conv``'s keyword arguments; MMAction2
   swaps that submodule for wrappers (TSM's shift, TIN's interlace) or for ``ConvAudio``, and
-  the checkpoint keys follow the swap.
+  the checkpoint keys follow the swap. A conv layer whose ``__call__`` takes ``train`` and
+  ``norm_eval`` (``Conv2plus1d``, which holds a BatchNorm) receives this module's.
   """
 
   features: int
@@ -44,6 +51,7 @@ class ConvModule(nn.Module):
   norm: bool = True
   act: str | None = "relu"
   bn_zero_init: bool = False
+  norm_eps: float = 1e-5  # mmcv norm_cfg's eps
   kernel_init: Callable[..., Any] = kaiming_fan_out
   conv_layer: Callable[..., nn.Module] | None = None
   norm_groups: int | None = None
@@ -53,7 +61,7 @@ class ConvModule(nn.Module):
   def __call__(self, x, train: bool = False, norm_eval: bool = False):
     n = len(self.kernel_size)
     kernel_axes = (None,) * n + ("conv_in", "conv_out")
-    x = (self.conv_layer or nn.Conv)(
+    conv = (self.conv_layer or nn.Conv)(
         features=self.features,
         kernel_size=tuple(self.kernel_size),
         strides=as_tuple(self.strides, n),
@@ -63,11 +71,13 @@ class ConvModule(nn.Module):
         use_bias=self.use_bias,
         dtype=self.dtype,
         kernel_init=nn.with_logical_partitioning(self.kernel_init, kernel_axes),
-        name="conv")(x)
+        name="conv")
+    x = conv(x, train, norm_eval) if _takes_train(conv) else conv(x)
     if self.norm:
       x = BatchNorm(
           use_running_average=not train or norm_eval,
           scale_init=nn.initializers.zeros if self.bn_zero_init else nn.initializers.ones,
+          epsilon=self.norm_eps,
           num_groups=self.norm_groups,
           dtype=self.dtype,
           name="bn")(x)

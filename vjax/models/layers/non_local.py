@@ -91,6 +91,7 @@ class NonLocal3d(nn.Module):
       out_init, bn_zero = normal, False  # (mmcv draws the BN weight from N(0, std) here)
     y = ConvModule(c, (1, 1, 1), use_bias=not with_norm, norm=with_norm, act=None,
                    bn_zero_init=bn_zero, kernel_init=out_init,
+                   norm_eps=float((self.norm_cfg or {}).get("eps", 1e-5)),
                    norm_groups=norm_groups_for(self.norm_cfg, self.norm_groups),
                    dtype=self.dtype, name="conv_out")(y, train, self.norm_eval)
     return x + y
