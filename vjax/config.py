@@ -9,7 +9,7 @@ an MMAction2 config maps onto them field by field.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, NamedTuple, Sequence
 
 import ml_collections
 
@@ -66,6 +66,21 @@ def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small"
   c.data.workers = 0
 
 
+def synthetic_flip_label_map(num_directions: int = 4, num_speeds: int = 2) -> dict[int, int]:
+  """``Flip(flip_label_map=...)`` for ``vjax_synthetic``: a horizontal flip mirrors the motion
+  (angle a -> pi - a), so rightward classes become leftward ones and vertical ones stay."""
+  if num_directions % 2:
+    raise ValueError(f"with {num_directions} directions a mirrored motion is not a class; "
+                     "use an even num_directions or drop Flip")
+  out = {}
+  for d in range(num_directions):
+    mirrored = (num_directions // 2 - d) % num_directions
+    for s in range(num_speeds):
+      if mirrored != d:
+        out[d * num_speeds + s] = mirrored * num_speeds + s
+  return out
+
+
 def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kinetics400",
                   name: str = "kinetics400") -> None:
   """MMAction2's rawframe layout: ``{root}/rawframes_{train,val}`` and
@@ -79,6 +94,55 @@ def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kin
   c.data.train = dict(ds("train"), pipeline=train)
   c.data.val = dict(ds("val"), pipeline=val)
   c.data.test = dict(ds("val"), pipeline=test)
+
+
+def use_annotation_lists(c: ml_collections.ConfigDict, pipelines, *, data_root: str,
+                         data_root_val: str, ann_file_train: str, ann_file_val: str,
+                         ann_file_test: str | None = None,
+                         dataset_type: str = "RawframeDataset", **dataset_kwargs) -> None:
+  """Any MMAction2 annotation-list layout, with the variable names MMAction2's configs use;
+  ``dataset_kwargs`` (e.g. ``filename_tmpl``) go to all three splits. The test split reads
+  ``data_root_val``, as in MMAction2."""
+  train, val, test = pipelines
+  common = dict(type=dataset_type, **dataset_kwargs)
+  c.data.train = dict(common, ann_file=ann_file_train, data_prefix=data_root, pipeline=train)
+  c.data.val = dict(common, ann_file=ann_file_val, data_prefix=data_root_val, pipeline=val)
+  c.data.test = dict(common, ann_file=ann_file_test or ann_file_val, data_prefix=data_root_val,
+                     pipeline=test)
+
+
+class ConfigArg(NamedTuple):
+  """A parsed ``get_config`` argument: the variant (None in files without variants) and the
+  flags given."""
+  variant: str | None
+  flags: frozenset
+
+
+def parse_config_arg(arg: str, variants: Sequence[str] = (),
+                     flags: Sequence[str] = ("synthetic",)) -> ConfigArg:
+  """``'8x8,synthetic'`` -> ``ConfigArg('8x8', {'synthetic'})`` for ``get_config(arg)``.
+
+  ``variants`` are alternative experiments of one config file (at most one per argument;
+  the first is the default); ``flags`` combine with any variant. An unknown or doubled
+  part is a ValueError that lists what the file accepts.
+  """
+  valid = ([f"one of {', '.join(map(repr, variants))} (default {variants[0]!r})"]
+           if variants else []) + [repr(f) for f in flags]
+  hint = "; valid parts (comma-separated): " + ("; ".join(valid) or "none")
+  variant, chosen = None, set()
+  for part in (p.strip() for p in (arg or "").split(",")):
+    if not part:
+      continue
+    if part in variants:
+      if variant is not None:
+        raise ValueError(f"config argument {arg!r} names two variants, {variant!r} and "
+                         f"{part!r}{hint}")
+      variant = part
+    elif part in flags:
+      chosen.add(part)
+    else:
+      raise ValueError(f"unknown config argument {part!r}{hint}")
+  return ConfigArg(variant or (variants[0] if variants else None), frozenset(chosen))
 
 
 def flat_keys(cfg, prefix: str = "") -> list[str]:

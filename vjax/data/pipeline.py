@@ -85,3 +85,4 @@ def pair(x) -> tuple:
 # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 from vjax.data import (ops_augment, ops_color, ops_decode, ops_format,  # noqa: E402,F401
                        ops_imgaug, ops_sampling)
+from vjax.data import ops_audio  # noqa: E402,F401

@@ -1,0 +1,90 @@
+"""TANet R50 dense 1x1x8 on Kinetics-400, as MMAction2's
+tanet_r50_dense_1x1x8_100e_kinetics400_rgb.
+
+``get_config()`` is the full experiment: 8 densely sampled segments (within a 64-frame
+window; 10 window positions at test time), 8 videos per device, 100 epochs, step lr at 50,
+75 and 90, MMAction2's TSM optimizer (classifier at 5x lr); lr 0.01 is for a global batch of
+64 (8 GPUs x 8). The backbone starts from torchvision's ImageNet ResNet-50.
+``get_config('synthetic')`` trains the same TANet + TSMHead on ``vjax_synthetic`` at its
+full 64x64 (see tsm_k400.py for why) with a ResNet-50 of base width 8 (TANet's temporal
+adaptive modules sit in bottlenecks), no ImageNet weights, a 16-frame window (the videos
+have 32 frames) at 2 test positions, AdamW under the same TSM parameter groups and 4
+epochs; flips swap the left/right motion labels.
+"""
+
+import ml_collections
+
+from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
+                         use_rawframes, use_synthetic)
+
+IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
+
+
+def model(num_classes=400, base_channels=64, pretrained="torchvision://resnet50",
+          dropout_ratio=0.5, num_segments=8):
+  backbone = dict(type="TANet", depth=50, num_segments=num_segments, tam_cfg=dict())
+  if pretrained:
+    backbone["pretrained"] = pretrained
+  if base_channels != 64:
+    backbone["base_channels"] = base_channels
+  return dict(
+      type="Recognizer2D",
+      backbone=backbone,
+      cls_head=dict(type="TSMHead", num_classes=num_classes, in_channels=base_channels * 32,
+                    spatial_type="avg", consensus=dict(type="AvgConsensus", dim=1),
+                    dropout_ratio=dropout_ratio, init_std=0.001),
+      train_cfg=None,
+      test_cfg=dict(average_clips="prob"))
+
+
+def pipelines(decode, num_segments=8, short_side=256, crop=224, sample_range=64,
+              test_positions=10, flip_label_map=None):
+  sample = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=num_segments)
+  if (sample_range, test_positions) != (64, 10):
+    sample.update(sample_range=sample_range, num_sample_positions=test_positions)
+  fmt = [dict(type="FormatShape", input_format="NCHW"),
+         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  resize = dict(type="Resize", scale=(-1, short_side))
+  flip = dict(type="Flip", flip_ratio=0.5)
+  if flip_label_map:
+    flip["flip_label_map"] = flip_label_map
+  train = [sample, decode, resize,
+           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
+                random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
+           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
+  val = [dict(sample, test_mode=True), decode, resize, dict(type="CenterCrop", crop_size=crop)]
+  test = [dict(sample, test_mode=True), decode, resize,
+          dict(type="ThreeCrop", crop_size=short_side)]
+  return train + fmt, val + fmt, test + fmt
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  _, flags = parse_config_arg(arg)
+  c = default_config()
+  c.data.img_norm_cfg = IMG_NORM
+  c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
+  if "synthetic" in flags:
+    c.model = model(num_classes=8, base_channels=8, pretrained=None)
+    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), short_side=64, crop=64,
+                               sample_range=16, test_positions=2,
+                               flip_label_map=synthetic_flip_label_map()))
+    c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
+                       paramwise_cfg=dict(fc_lr5=True), lr=0.001, weight_decay=0.0001)
+    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
+                       warmup_by_epoch=True, warmup_iters=1)
+    c.total_epochs = 4
+    c.evaluation.interval = 2
+    c.log_config.interval = 10
+    return c
+  c.model = model()
+  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  c.data.videos_per_device = 8
+  c.data.test_videos_per_device = 1
+  c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",
+                     paramwise_cfg=dict(fc_lr5=True), lr=0.01, momentum=0.9,
+                     weight_decay=0.0001)
+  c.lr_config = dict(policy="step", step=[50, 75, 90])
+  c.total_epochs = 100
+  c.evaluation.interval = 2
+  c.checkpoint_config.interval = 1
+  return c
