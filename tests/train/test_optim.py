@@ -138,3 +138,17 @@ def test_param_group_config_errors_name_the_problem():
   with pytest.raises(ValueError, match="no rule for parameter cls_token"):
     optim.param_multipliers(dict(constructor="TSMOptimizerConstructor"),
                             {"cls_token": jnp.ones(3)})
+
+
+def test_custom_keys_with_dots_as_pairs_match_as_mmcv_does():
+  # TimeSformer's config: keys with a leading dot (ConfigDict keys cannot hold dots, so vjax
+  # configs give them as pairs) match nothing, since mmcv matches from the model's root.
+  params = {"backbone": {"cls_token": jnp.ones(3), "norm": {"scale": jnp.ones(3)}}}
+  pairs = [[".backbone.cls_token", dict(decay_mult=0.0)], ["norm", dict(lr_mult=3.0)]]
+  mults = optim.param_multipliers(dict(paramwise_cfg=dict(custom_keys=pairs)), params)
+  assert mults[("backbone", "cls_token")] == (1.0, 1.0)
+  assert mults[("backbone", "norm", "scale")] == (3.0, 1.0)
+  cfg = convert(dict(optimizer=dict(type="SGD", lr=0.1, paramwise_cfg=dict(
+      custom_keys={".backbone.cls_token": dict(decay_mult=0.0)}))))
+  assert dict(cfg.fields)["optimizer"]["paramwise_cfg"]["custom_keys"] == [
+      [".backbone.cls_token", {"decay_mult": 0.0}]]

@@ -237,6 +237,12 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
     conv.fields.append(("model", model))
   if "data" in mm:
     _data_fields(mm.pop("data"), conv)
+  if isinstance(((mm.get("optimizer") or {}).get("paramwise_cfg") or {}).get("custom_keys"),
+                Mapping):
+    # Keys such as '.backbone.cls_token' hold dots, which ConfigDict keys cannot: keep them
+    # as [key, options] pairs, which vjax's optimizer reads the same way.
+    pw = mm["optimizer"]["paramwise_cfg"]
+    pw["custom_keys"] = [[k, dict(v)] for k, v in pw["custom_keys"].items()]
   for key in ("optimizer", "optimizer_config", "lr_config", "total_epochs"):
     if key in mm:
       conv.fields.append((key, mm.pop(key)))

@@ -93,6 +93,8 @@ def _torch_name(path: tuple) -> str:
 def _default_multipliers(paramwise: Mapping[str, Any], flat: Mapping[tuple, Any]):
   """(lr_mult, decay_mult) per path, as mmcv's DefaultOptimizerConstructor.add_params."""
   custom = paramwise.get("custom_keys", {}) or {}
+  if not isinstance(custom, Mapping):  # [key, options] pairs: keys with dots, from ConfigDicts
+    custom = {k: v for k, v in custom}
   keys = sorted(sorted(custom), key=len, reverse=True)  # longest first, ties alphabetical
   known = {"custom_keys", "bias_lr_mult", "bias_decay_mult", "norm_decay_mult",
            "dwconv_decay_mult", "bypass_duplicate"}
