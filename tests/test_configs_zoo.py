@@ -256,7 +256,10 @@ REFERENCE = {
         "data.train.pipeline.0.frame_interval": 32, "lr_config.step": [5, 10],
         "total_epochs": 15, "model.backbone.embed_dims": 768,
         "optimizer": dict(type="SGD", lr=0.005, momentum=0.9, weight_decay=1e-4,
-                          nesterov=True),
+                          nesterov=True, paramwise_cfg=dict(custom_keys=[
+                              [".backbone.cls_token", dict(decay_mult=0.0)],
+                              [".backbone.pos_embed", dict(decay_mult=0.0)],
+                              [".backbone.time_embed", dict(decay_mult=0.0)]])),
         "data.img_norm_cfg.std": [127.5, 127.5, 127.5]},
     ("tpn_slowonly_k400", ""): {
         "data.train.pipeline.0.clip_len": 8, "optimizer.lr": 0.01, "optimizer.nesterov": True,
