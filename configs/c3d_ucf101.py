@@ -16,8 +16,8 @@ left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_annotation_lists, use_synthetic)
+from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
 
 IMG_NORM = dict(mean=[104, 117, 128], std=[1, 1, 1], to_bgr=False)
 VARIANTS = ("split1", "split2", "split3")  # the first is the default
@@ -42,12 +42,9 @@ def model(num_classes=101, pretrained=SPORTS1M, out_dim=None):
 
 def pipelines(decode, scale=(128, 171), crop=112, test_clips=10, flip_label_map=None):
   sample = dict(type="SampleFrames", clip_len=16, frame_interval=1)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCTHW")
   resize = dict(type="Resize", scale=scale)
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [dict(sample, num_clips=1), decode, resize, dict(type="RandomCrop", size=crop), flip]
   val = [dict(sample, num_clips=1, test_mode=True), decode, resize,
          dict(type="CenterCrop", crop_size=crop)]

@@ -15,10 +15,9 @@ width 16, AdamW and 4 epochs; flips swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 IG65M = ("https://download.openmmlab.com/mmaction/recognition/csn/"
          "ircsn_from_scratch_r152_ig65m_20200807-771c4135.pth")
 
@@ -40,38 +39,18 @@ def model(num_classes=400, pretrained=IG65M, base_channels=64, stage_blocks=None
       test_cfg=dict(average_clips="prob", max_testing_views=10))
 
 
-def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, test_clips=10,
-              area_range=None, flip_label_map=None):
-  sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
-  resize = dict(type="Resize", scale=(-1, short_side))
-  rrc = dict(type="RandomResizedCrop")
-  if area_range:
-    rrc["area_range"] = area_range
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
-  train = [dict(sample, num_clips=1), decode, resize, rrc,
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
-  val = [dict(sample, num_clips=1, test_mode=True), decode, resize,
-         dict(type="CenterCrop", crop_size=crop)]
-  test = [dict(sample, num_clips=test_clips, test_mode=True), decode, resize,
-          dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
-
-
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, pretrained=None, base_channels=16,
                     stage_blocks=(1, 1, 1, 1))
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), clip_len=16, short_side=36,
-                               crop=32, test_clips=2, area_range=(0.5, 1.0),
-                               flip_label_map=synthetic_flip_label_map()))
+    use_synthetic(c, clip_pipelines(dict(type="FrameBytesDecode"), clip_len=16,
+                                    frame_interval=2, short_side=36, crop=32, test_clips=2,
+                                    area_range=(0.5, 1.0),
+                                    flip_label_map=synthetic_flip_label_map()))
     c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
     c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
                        warmup_by_epoch=True, warmup_iters=1)
@@ -80,7 +59,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.log_config.interval = 10
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 32, 2))
   c.data.videos_per_device = 3
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.000125, momentum=0.9, weight_decay=0.0001)

@@ -14,10 +14,9 @@ epochs; flips swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 VARIANTS = ("base", "nl")  # the first is the default
 INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
 NON_LOCAL = ((0, 0, 0), (0, 1, 0, 1), (0, 1, 0, 1, 0, 1), (0, 0, 0))
@@ -50,12 +49,9 @@ def model(num_classes=400, pretrained="torchvision://resnet50", inflate=INFLATE,
 def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, test_clips=10,
               flip_label_map=None):
   sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCTHW")
   resize = dict(type="Resize", scale=(-1, short_side))
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [dict(sample, num_clips=1), decode, resize,
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.8), random_crop=False,
                 max_wh_scale_gap=0),
@@ -70,7 +66,7 @@ def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, t
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variant, flags = parse_config_arg(arg, VARIANTS)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, pretrained=None, inflate=((1,), (1,), (1,), (1,)),

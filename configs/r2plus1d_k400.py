@@ -12,10 +12,9 @@ flips swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
 
 def model(num_classes=400, base_channels=64, stage_blocks=None):
@@ -38,37 +37,17 @@ def model(num_classes=400, base_channels=64, stage_blocks=None):
       test_cfg=dict(average_clips="prob"))
 
 
-def pipelines(decode, clip_len=8, frame_interval=8, short_side=256, crop=224, test_clips=10,
-              area_range=None, flip_label_map=None):
-  sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
-  resize = dict(type="Resize", scale=(-1, short_side))
-  rrc = dict(type="RandomResizedCrop")
-  if area_range:
-    rrc["area_range"] = area_range
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
-  train = [dict(sample, num_clips=1), decode, resize, rrc,
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
-  val = [dict(sample, num_clips=1, test_mode=True), decode, resize,
-         dict(type="CenterCrop", crop_size=crop)]
-  test = [dict(sample, num_clips=test_clips, test_mode=True), decode, resize,
-          dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
-
-
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, base_channels=16, stage_blocks=(1, 1, 1, 1))
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), frame_interval=2, short_side=36,
-                               crop=32, test_clips=2, area_range=(0.5, 1.0),
-                               flip_label_map=synthetic_flip_label_map()))
+    use_synthetic(c, clip_pipelines(dict(type="FrameBytesDecode"), clip_len=8,
+                                    frame_interval=2, short_side=36, crop=32, test_clips=2,
+                                    area_range=(0.5, 1.0),
+                                    flip_label_map=synthetic_flip_label_map()))
     c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
     c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
                        warmup_by_epoch=True, warmup_iters=1)
@@ -77,7 +56,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.log_config.interval = 10
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 8, 8))
   # MMAction2 builds the val and test datasets with test_mode=True (no effect on their lists).
   c.data.val.test_mode = True
   c.data.test.test_mode = True

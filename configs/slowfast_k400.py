@@ -12,9 +12,9 @@ width, depth, resolution and schedule so a 2-core CPU run finishes in minutes;
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, use_rawframes, use_synthetic
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
+                         use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
 
 def model(num_classes=400, base_channels=64, depth=50, stage_blocks=None, resample_rate=8,
@@ -48,8 +48,7 @@ def model(num_classes=400, base_channels=64, depth=50, stage_blocks=None, resamp
 def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, test_clips=10,
               area_range=(0.08, 1.0), flip=True):
   sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCTHW")
   train = [dict(sample, num_clips=1), decode,
            dict(type="Resize", scale=(-1, short_side)),
            dict(type="RandomResizedCrop", area_range=area_range),
@@ -68,7 +67,7 @@ def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, t
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variant, flags = parse_config_arg(arg, ("4x16", "8x8"))
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   rate = 1 if variant == "4x16" else 2  # tau and alpha are divided by this
   fusion_kernel = None if variant == "4x16" else 7
   if "synthetic" in flags:

@@ -20,10 +20,9 @@ and SlowFast's fast pathway convolve time from their first layer.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 VARIANTS = ("4x16", "8x8", "nl")  # the first is the default
 NON_LOCAL_CFG = dict(sub_sample=True, use_scale=True,
                      norm_cfg=dict(type="BN3d", requires_grad=True), mode="embedded_gaussian")
@@ -49,39 +48,19 @@ def model(num_classes=400, pretrained=None, non_local=None, base_channels=64,
       test_cfg=dict(average_clips="prob"))
 
 
-def pipelines(decode, clip_len, frame_interval, short_side=256, crop=224, test_clips=10,
-              area_range=None, flip_label_map=None):
-  sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
-  resize = dict(type="Resize", scale=(-1, short_side))
-  rrc = dict(type="RandomResizedCrop")
-  if area_range:
-    rrc["area_range"] = area_range
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
-  train = [dict(sample, num_clips=1), decode, resize, rrc,
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
-  val = [dict(sample, num_clips=1, test_mode=True), decode, resize,
-         dict(type="CenterCrop", crop_size=crop)]
-  test = [dict(sample, num_clips=test_clips, test_mode=True), decode, resize,
-          dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
-
-
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   variant, flags = parse_config_arg(arg, VARIANTS)
   clip_len, frame_interval = (4, 16) if variant == "4x16" else (8, 8)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, base_channels=16, stage_blocks=(1, 1, 1, 1),
                     non_local=((0,), (1,), (1,), (0,)) if variant == "nl" else None)
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), clip_len, frame_interval // 4,
-                               short_side=36, crop=32, test_clips=2, area_range=(0.5, 1.0),
-                               flip_label_map=synthetic_flip_label_map()))
+    use_synthetic(c, clip_pipelines(dict(type="FrameBytesDecode"), clip_len,
+                                    frame_interval // 4, short_side=36, crop=32, test_clips=2,
+                                    area_range=(0.5, 1.0),
+                                    flip_label_map=synthetic_flip_label_map()))
     c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
     c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
                        warmup_by_epoch=True, warmup_iters=1)
@@ -89,7 +68,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.evaluation.interval = 2
     c.log_config.interval = 10
     return c
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode"), clip_len, frame_interval))
+  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), clip_len, frame_interval))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.evaluation.interval = 5

@@ -17,8 +17,8 @@ leading dot (``backbone.cls_token``), so they exempt nothing, in MMAction2 as in
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
 IMG_NORM = dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_bgr=False)
 VIT_B16 = ("https://download.openmmlab.com/mmaction/recognition/timesformer/"
@@ -46,11 +46,8 @@ def model(num_classes=400, pretrained=VIT_B16, img_size=224, patch_size=16, embe
 def pipelines(decode, frame_interval=32, scale_range=(256, 320), short_side=256, crop=224,
               flip_label_map=None):
   sample = dict(type="SampleFrames", clip_len=8, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  fmt = format_ops("NCTHW")
+  flip = flip_op(flip_label_map)
   train = [dict(sample, num_clips=1), decode,
            dict(type="RandomRescale", scale_range=scale_range),
            dict(type="RandomCrop", size=crop), flip]

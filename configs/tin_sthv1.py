@@ -14,9 +14,9 @@ and 4 epochs.
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, use_annotation_lists, use_synthetic
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
+                         use_annotation_lists, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 # One test position: TIN scores one view per video (average_clips=None).
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -43,8 +43,7 @@ def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision:/
 
 
 def pipelines(decode, sample, short_side=256, crop=224):
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   resize = dict(type="Resize", scale=(-1, short_side))
   train = [sample, decode, resize,
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
@@ -57,7 +56,7 @@ def pipelines(decode, sample, short_side=256, crop=224):
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   c.lr_config = dict(policy="CosineAnnealing", min_lr_ratio=0.5, warmup="linear",
                      warmup_ratio=0.1, warmup_by_epoch=True, warmup_iters=1)

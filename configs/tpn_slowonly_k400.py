@@ -15,10 +15,9 @@ as poorly as slowonly_k400's synthetic run does (see there).
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
 
 def model(num_classes=400, base_channels=64, stage_blocks=None, tpn_channels=1024):
@@ -54,15 +53,12 @@ def model(num_classes=400, base_channels=64, stage_blocks=None, tpn_channels=102
 def pipelines(decode, frame_interval=8, short_side=256, crop=224, test_clips=10,
               area_range=None, flip_label_map=None):
   sample = dict(type="SampleFrames", clip_len=8, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCTHW")
   resize = dict(type="Resize", scale=(-1, short_side))
   rrc = dict(type="RandomResizedCrop")
   if area_range:
     rrc["area_range"] = area_range
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [dict(sample, num_clips=1), decode, rrc,
            dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip,
            dict(type="ColorJitter")]
@@ -76,7 +72,7 @@ def pipelines(decode, frame_interval=8, short_side=256, crop=224, test_clips=10,
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, base_channels=16, stage_blocks=(1, 1, 1, 1),

@@ -17,10 +17,9 @@ in TPN), no ImageNet weights, AdamW and 4 epochs; flips swap the left/right moti
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_annotation_lists, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=2)
@@ -59,12 +58,9 @@ def model(num_classes=174, depth=50, base_channels=64, tpn_channels=1024,
 
 def pipelines(decode, sample, short_side=256, crop=224, flip_label_map=None,
               twice_sample=True):
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   resize = dict(type="Resize", scale=(-1, short_side))
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [sample, decode, dict(type="RandomResizedCrop"),
            dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip,
            dict(type="ColorJitter")]
@@ -78,7 +74,7 @@ def pipelines(decode, sample, short_side=256, crop=224, flip_label_map=None,
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16, tpn_channels=32,

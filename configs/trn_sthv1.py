@@ -15,10 +15,9 @@ swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_annotation_lists, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 # Something-Something V1 classes that a horizontal flip turns into each other.
 STHV1_FLIP_LABEL_MAP = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
 
@@ -44,8 +43,7 @@ def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision:/
 
 def pipelines(decode, flip_label_map, num_segments=8, short_side=256, crop=224):
   sample = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=num_segments)
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   resize = dict(type="Resize", scale=(-1, short_side))
   train = [sample, decode, resize,
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
@@ -61,7 +59,7 @@ def pipelines(decode, flip_label_map, num_segments=8, short_side=256, crop=224):
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16, pretrained=None,

@@ -16,10 +16,9 @@ did.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=2)
@@ -45,11 +44,8 @@ def model(num_classes=400, depth=50, base_channels=64, pretrained="torchvision:/
 
 
 def pipelines(decode, sample, short_side=256, crop=224, flip_label_map=None):
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  fmt = format_ops("NCHW")
+  flip = flip_op(flip_label_map)
   train = [sample, decode,
            dict(type="Resize", scale=(-1, short_side)),
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
@@ -64,7 +60,7 @@ def pipelines(decode, sample, short_side=256, crop=224, flip_label_map=None):
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",
                      paramwise_cfg=dict(fc_lr5=True), lr=0.01, momentum=0.9,
                      weight_decay=0.0001)

@@ -15,10 +15,9 @@ groups and 4 epochs; flips swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16)
@@ -45,12 +44,9 @@ def pipelines(decode, sample, short_side=256, crop=224, sample_range=64, test_po
   dense = dict(sample, type="DenseSampleFrames", test_mode=True)
   if (sample_range, test_positions) != (64, 10):
     dense.update(sample_range=sample_range, num_sample_positions=test_positions)
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   resize = dict(type="Resize", scale=(-1, short_side))
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [sample, decode, resize,
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
                 random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
@@ -63,7 +59,7 @@ def pipelines(decode, sample, short_side=256, crop=224, sample_range=64, test_po
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, widen_factor=0.25, pretrained=None)

@@ -14,9 +14,9 @@ same TSM parameter groups and a 4-epoch cosine schedule.
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, use_annotation_lists, use_synthetic
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
+                         use_annotation_lists, use_synthetic)
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=2)
@@ -42,8 +42,7 @@ def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision:/
 
 
 def pipelines(decode, sample, short_side=256, crop=224, twice_sample=True):
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   resize = dict(type="Resize", scale=(-1, short_side))
   train = [sample, decode, resize,
            dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
@@ -59,7 +58,7 @@ def pipelines(decode, sample, short_side=256, crop=224, twice_sample=True):
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg)
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",
                      paramwise_cfg=dict(fc_lr5=True), lr=0.0075, momentum=0.9,
                      weight_decay=0.0005)

@@ -11,9 +11,8 @@ that (its accuracy stays far below SlowFast's on the same data).
 
 import ml_collections
 
-from vjax.config import default_config, use_rawframes, use_synthetic
+from vjax.config import IMAGENET_NORM, default_config, format_ops, use_rawframes, use_synthetic
 
-IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
 
 def model(num_classes=400, depth=50, base_channels=64, dropout_ratio=0.4):
@@ -30,8 +29,7 @@ def model(num_classes=400, depth=50, base_channels=64, dropout_ratio=0.4):
 
 
 def pipelines(decode, num_segments=3, short_side=256, crop=224, test_clips=25, flip=True):
-  fmt = [dict(type="FormatShape", input_format="NCHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCHW")
   sample = dict(type="SampleFrames", clip_len=1, frame_interval=1)
   train = [dict(sample, num_clips=num_segments), decode,
            dict(type="Resize", scale=(-1, short_side)),
@@ -49,7 +47,7 @@ def pipelines(decode, num_segments=3, short_side=256, crop=224, test_clips=25, f
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c = default_config()
-  c.data.img_norm_cfg = IMG_NORM
+  c.data.img_norm_cfg = IMAGENET_NORM
   if arg == "synthetic":
     c.model = model(num_classes=8, depth=18, base_channels=16)
     train, val, test = pipelines(dict(type="FrameBytesDecode"), short_side=36, crop=32,

@@ -22,8 +22,8 @@ left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (default_config, parse_config_arg, synthetic_flip_label_map,
-                         use_rawframes, use_synthetic)
+from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
+                         synthetic_flip_label_map, use_rawframes, use_synthetic)
 
 IMG_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.38, 57.38, 57.38], to_bgr=False)
 VARIANTS = ("s", "m")  # the first is the default
@@ -46,12 +46,9 @@ def model(num_classes=400, gamma_w=1, gamma_d=2.2, in_channels=432):
 def pipelines(decode, clip_len, frame_interval, scale_range, crop, test_short_side,
               test_clips=10, flip_label_map=None):
   sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
-  fmt = [dict(type="FormatShape", input_format="NCTHW"),
-         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  fmt = format_ops("NCTHW")
   resize = dict(type="Resize", scale=(-1, test_short_side))
-  flip = dict(type="Flip", flip_ratio=0.5)
-  if flip_label_map:
-    flip["flip_label_map"] = flip_label_map
+  flip = flip_op(flip_label_map)
   train = [dict(sample, num_clips=1), decode,
            dict(type="RandomRescale", scale_range=scale_range),
            dict(type="RandomCrop", size=crop), flip]

@@ -81,6 +81,44 @@ def synthetic_flip_label_map(num_directions: int = 4, num_speeds: int = 2) -> di
   return out
 
 
+# ImageNet mean/std in RGB, 0..255: the img_norm_cfg of most MMAction2 configs.
+IMAGENET_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
+
+
+def format_ops(input_format: str) -> list[dict]:
+  """The FormatShape + Collect tail every recognition pipeline ends with."""
+  return [dict(type="FormatShape", input_format=input_format),
+          dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+
+
+def flip_op(flip_label_map=None) -> dict:
+  """``Flip(flip_ratio=0.5)``, with a label map when flipping changes the class."""
+  flip = dict(type="Flip", flip_ratio=0.5)
+  if flip_label_map:
+    flip["flip_label_map"] = flip_label_map
+  return flip
+
+
+def clip_pipelines(decode, clip_len, frame_interval, short_side=256, crop=224, test_clips=10,
+                   area_range=None, flip_label_map=None):
+  """(train, val, test) of MMAction2's 3D Kinetics recipes (SlowOnly, CSN, R(2+1)D, ...):
+  RandomResizedCrop + Flip for training, a centre crop for val, ``test_clips`` clips x
+  ThreeCrop at test; Normalize runs on device."""
+  sample = dict(type="SampleFrames", clip_len=clip_len, frame_interval=frame_interval)
+  resize = dict(type="Resize", scale=(-1, short_side))
+  rrc = dict(type="RandomResizedCrop")
+  if area_range:
+    rrc["area_range"] = area_range
+  train = [dict(sample, num_clips=1), decode, resize, rrc,
+           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip_op(flip_label_map)]
+  val = [dict(sample, num_clips=1, test_mode=True), decode, resize,
+         dict(type="CenterCrop", crop_size=crop)]
+  test = [dict(sample, num_clips=test_clips, test_mode=True), decode, resize,
+          dict(type="ThreeCrop", crop_size=short_side)]
+  fmt = format_ops("NCTHW")
+  return train + fmt, val + fmt, test + fmt
+
+
 def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kinetics400",
                   name: str = "kinetics400") -> None:
   """MMAction2's rawframe layout: ``{root}/rawframes_{train,val}`` and

@@ -113,6 +113,15 @@ class ResidualMultiheadAttention(nn.Module):
     return identity + residual_dropout(self, self.dropout_layer, out, train)
 
 
+def split_class_token(query, num_frames: int):
+  """(B, 1 + P * T, E) -> class token (B, 1, E) and patch tokens (B, P * T, E)."""
+  tokens = query[:, 1:]
+  if tokens.shape[1] % num_frames:
+    raise ValueError(f"{tokens.shape[1]} patch tokens are not a whole number of "
+                     f"num_frames={num_frames} frames")
+  return query[:, :1], tokens
+
+
 class DividedTemporalAttentionWithNorm(nn.Module):
   """Attention across the frames of each patch, with its own pre-norm and ``temporal_fc``.
 
@@ -132,11 +141,9 @@ class DividedTemporalAttentionWithNorm(nn.Module):
 
   @nn.compact
   def __call__(self, query, identity=None, train: bool = False):
-    cls_token, tokens = query[:, :1], query[:, 1:]
+    cls_token, tokens = split_class_token(query, self.num_frames)
     b, pt, m = tokens.shape
     t = self.num_frames
-    if pt % t:
-      raise ValueError(f"{pt} patch tokens are not a whole number of num_frames={t} frames")
     x = layer_norm(self.norm_cfg, "norm", self.dtype)(tokens.reshape(b * pt // t, t, m))
     res = MultiheadAttention(self.embed_dims, self.num_heads, self.attn_drop, dtype=self.dtype,
                              name="attn")(x, train)
@@ -167,11 +174,9 @@ class DividedSpatialAttentionWithNorm(nn.Module):
 
   @nn.compact
   def __call__(self, query, identity=None, train: bool = False):
-    cls_token, tokens = query[:, :1], query[:, 1:]
+    cls_token, tokens = split_class_token(query, self.num_frames)
     b, pt, m = tokens.shape
     t = self.num_frames
-    if pt % t:
-      raise ValueError(f"{pt} patch tokens are not a whole number of num_frames={t} frames")
     p = pt // t
     frames = tokens.reshape(b, p, t, m).transpose(0, 2, 1, 3).reshape(b * t, p, m)
     cls_frames = jnp.broadcast_to(cls_token[:, None], (b, t, 1, m)).reshape(b * t, 1, m)
