@@ -22,6 +22,7 @@ for _name, _alias in (('int', int), ('float', float), ('bool', bool), ('object',
     setattr(np, _name, _alias)
 
 import mmcv  # noqa: E402
+from _cpu import tree_cpu_seconds  # noqa: E402  # benchmarks/, this script's folder
 import torch  # noqa: E402
 from mmaction.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmaction.utils import setup_multi_processes  # noqa: E402
@@ -84,13 +85,15 @@ def main():
   start = time.perf_counter()
   for _ in range(args.warmup):
     batch = next(it)
-  warm = time.perf_counter()
+  warm, cpu_warm = time.perf_counter(), tree_cpu_seconds()
   for _ in range(args.batches):
     batch = next(it)
-  end = time.perf_counter()
+  end, cpu_end = time.perf_counter(), tree_cpu_seconds()
   imgs = batch['imgs']
+  clips = args.batches * args.batch_size
   print(json.dumps(dict(
-      clips_per_s=args.batches * args.batch_size / (end - warm), time_s=end - warm,
+      clips_per_s=clips / (end - warm), time_s=end - warm,
+      cpu_ms_per_clip=None if cpu_warm is None else (cpu_end - cpu_warm) / clips * 1e3,
       warmup_s=warm - start, batch_shape=list(imgs.shape), dtype=str(imgs.dtype),
       torch=torch.__version__, mmcv=mmcv.__version__)))
 

@@ -20,7 +20,12 @@
    what the sampled frames need; ``same`` = MMAction2's). Before timing, the script checks
    that vjax's decoder returns exactly the frames the other one does on these videos.
 3. Prints clips/s (training samples per second: one SlowFast sample is a 32-frame clip, one
-   TSN sample 3 frames) per pipeline and worker count, and vjax / MMAction2.
+   TSN sample 3 frames) per pipeline and worker count, and vjax / MMAction2; the CPU time
+   per clip of each whole loader (main process + workers, benchmarks/_cpu.py), which wall
+   time on a shared VM blurs; with ``--repeats`` the sides alternate and the table gives
+   medians, the ratios as medians of the back-to-back pairs.
+4. Profiles vjax's pipeline op by op in one process, and prints the ratio that opening and
+   decoding alone leave possible against MMAction2's CPU per clip.
 
 The first ``--warmup`` batches (worker start-up included) are not timed. Measure on a quiet
 machine: both loaders are CPU-bound and share the cores with everything else running.
@@ -38,6 +43,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _cpu import tree_cpu_seconds  # benchmarks/, this script's folder
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_input_runner.py'
@@ -147,6 +154,23 @@ def check_same_frames(video_dir: Path, ann: Path, decoder: str, vjax_decoder: st
   return f'{vjax_decoder} returns the same frames as {decoder} on every video (checked)'
 
 
+def profile_ops(name, decoder, video_dir, ann, clips: int) -> list[tuple[str, float]]:
+  """CPU ms per clip of each op of vjax's pipeline, run in this process (no workers)."""
+  from vjax.data import VideoDataset  # pylint: disable=g-import-not-at-top
+  from vjax.data.pipeline import Compose  # pylint: disable=g-import-not-at-top
+  source = VideoDataset(str(ann), data_prefix=str(video_dir))
+  ops = vjax_pipeline(name, decoder)
+  steps = [Compose([op]) for op in ops]
+  cost = np.zeros(len(ops))
+  for n in range(clips):
+    results, rng = dict(source[n % len(source)]), np.random.default_rng(n)
+    for k, step in enumerate(steps):
+      start = time.process_time()
+      results = step(results, rng)
+      cost[k] += time.process_time() - start
+  return [(op['type'], c / clips * 1e3) for op, c in zip(ops, cost)]
+
+
 def time_vjax(name, decoder, video_dir, ann, workers, batch_size, batches, warmup, seed=0):
   from vjax.data import VideoDataset, make_train_iterator  # pylint: disable=g-import-not-at-top
   source = VideoDataset(str(ann), data_prefix=str(video_dir))
@@ -156,13 +180,15 @@ def time_vjax(name, decoder, video_dir, ann, workers, batch_size, batches, warmu
     start = time.perf_counter()
     for _ in range(warmup):
       batch = next(it)
-    warm = time.perf_counter()
+    warm, cpu_warm = time.perf_counter(), tree_cpu_seconds()
     for _ in range(batches):
       batch = next(it)
-    end = time.perf_counter()
+    end, cpu_end = time.perf_counter(), tree_cpu_seconds()
   finally:
     it.close()
-  return dict(clips_per_s=batches * batch_size / (end - warm), time_s=end - warm,
+  clips = batches * batch_size
+  return dict(clips_per_s=clips / (end - warm), time_s=end - warm,
+              cpu_ms_per_clip=None if cpu_warm is None else (cpu_end - cpu_warm) / clips * 1e3,
               warmup_s=warm - start, batch_shape=list(batch['imgs'].shape),
               dtype=str(batch['imgs'].dtype))
 
@@ -204,6 +230,35 @@ def choose_decoder(requested: str, ref_python: str) -> tuple[str, str]:
   return 'decord', 'available on both sides'
 
 
+def _summary(runs: dict[str, list[dict]]) -> dict:
+  """Each side's median clips/s and CPU ms/clip, and the medians of the per-repeat ratios
+  (vjax run i against MMAction2 run i, taken back to back, so a drift in the machine's speed
+  hits both)."""
+  med = lambda xs: float(np.median(xs)) if xs and None not in xs else None  # noqa: E731
+  out = {side: dict(clips_per_s=med([r['clips_per_s'] for r in rs]),
+                    cpu_ms_per_clip=med([r['cpu_ms_per_clip'] for r in rs])) if rs else None
+         for side, rs in runs.items()}
+  pairs = list(zip(runs['vjax'], runs['mmaction2']))
+  out['clips_ratio'] = med([_ratio(v['clips_per_s'], m['clips_per_s']) for v, m in pairs])
+  out['cpu_ratio'] = med([_ratio(m['cpu_ms_per_clip'], v['cpu_ms_per_clip']) for v, m in pairs])
+  return out
+
+
+def _ratio(a, b):
+  return a / b if a and b else None
+
+
+def _fmt(x, width: int = 9, digits: int = 2) -> str:
+  return f'{x:{width}.{digits}f}' if x is not None else ' ' * (width - 1) + '-'
+
+
+def _print_run(side, name, workers, rep, r):
+  cpu = _fmt(r['cpu_ms_per_clip'], 6, 1).strip()
+  print(f'  {side:9s} {name:8s} workers={workers} run {rep + 1}: {r["clips_per_s"]:7.2f} clips/s, '
+        f'{cpu} CPU ms/clip (batch {r["batch_shape"]} {r["dtype"]}, '
+        f'warm-up {r["warmup_s"]:.1f} s)', flush=True)
+
+
 # ------------------------------------------------------------------ main
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -223,6 +278,10 @@ def main():
   parser.add_argument('--size', default='340x256', help='WxH of the generated videos')
   parser.add_argument('--frames', type=int, default=300)
   parser.add_argument('--fps', type=int, default=30)
+  parser.add_argument('--repeats', type=int, default=1,
+                      help='measurements per side, alternating; the table shows medians')
+  parser.add_argument('--profile-clips', type=int, default=24,
+                      help='clips for the per-op CPU profile of vjax (0: no profile)')
   parser.add_argument('--skip-mmaction2', action='store_true')
   parser.add_argument('--json-out', help='also write all measurements here')
   args = parser.parse_args()
@@ -251,30 +310,50 @@ def main():
   for name in args.pipelines:
     for workers in args.workers:
       common = (video_dir, ann, workers, args.batch_size, args.batches, args.warmup)
-      v = time_vjax(name, vjax_decoder, *common)
-      print(f'  vjax      {name:8s} workers={workers}: {v["clips_per_s"]:7.2f} clips/s '
-            f'(batch {v["batch_shape"]} {v["dtype"]}, warm-up {v["warmup_s"]:.1f} s)',
-            flush=True)
-      m = None
-      if not args.skip_mmaction2:
-        m = time_mmaction2(ref_python, name, decoder, *common)
-        print(f'  MMAction2 {name:8s} workers={workers}: {m["clips_per_s"]:7.2f} clips/s '
-              f'(batch {m["batch_shape"]} {m["dtype"]}, warm-up {m["warmup_s"]:.1f} s)',
-              flush=True)
-      rows.append(dict(pipeline=name, workers=workers, vjax=v, mmaction2=m))
+      runs = dict(vjax=[], mmaction2=[])
+      for rep in range(args.repeats):  # alternate the two sides so drifts in load hit both
+        v = time_vjax(name, vjax_decoder, *common)
+        runs['vjax'].append(v)
+        _print_run('vjax', name, workers, rep, v)
+        if not args.skip_mmaction2:
+          m = time_mmaction2(ref_python, name, decoder, *common)
+          runs['mmaction2'].append(m)
+          _print_run('MMAction2', name, workers, rep, m)
+      rows.append(dict(pipeline=name, workers=workers, runs=runs, **_summary(runs)))
 
-  print(f'\nclips/s, batch size {args.batch_size}, {args.batches} timed batches after '
-        f'{args.warmup} warm-up, decoders vjax {vjax_decoder} / MMAction2 {decoder}, '
-        f'{args.num_videos} videos:')
-  print(f'{"pipeline":10s} {"workers":>7s} {"vjax":>9s} {"MMAction2":>10s} {"vjax/MMA2":>10s}')
+  print(f'\nmedians of {args.repeats} run(s) per side; ratios: median of the per-repeat ratios. '
+        f'Batch size {args.batch_size}, {args.batches} timed batches after {args.warmup} '
+        f'warm-up, decoders vjax {vjax_decoder} / MMAction2 {decoder}, {args.num_videos} videos. '
+        'CPU ms/clip: main process + workers over the timed batches (at equal cores, '
+        'throughput goes as its inverse).')
+  print(f'{"pipeline":9s} {"workers":>7s} | {"clips/s: vjax":>13s} {"MMAction2":>9s} {"ratio":>6s} | '
+        f'{"CPU ms/clip: vjax":>17s} {"MMAction2":>9s} {"ratio":>6s}')
   for r in rows:
-    v = r['vjax']['clips_per_s']
-    m = r['mmaction2']['clips_per_s'] if r['mmaction2'] else float('nan')
-    print(f'{r["pipeline"]:10s} {r["workers"]:7d} {v:9.2f} {m:10.2f} {v / m:9.2f}x')
+    v, m = r['vjax'], r['mmaction2'] or {}
+    print(f'{r["pipeline"]:9s} {r["workers"]:7d} | {v["clips_per_s"]:13.2f} '
+          f'{_fmt(m.get("clips_per_s"))} {_fmt(r["clips_ratio"], 5)}x | '
+          f'{_fmt(v["cpu_ms_per_clip"], 17, 1)} {_fmt(m.get("cpu_ms_per_clip"), 9, 1)} '
+          f'{_fmt(r["cpu_ratio"], 5)}x')
   print(f'load average at end: {os.getloadavg()[0]:.2f}')
+
+  profiles = {}
+  if args.profile_clips:
+    print(f'\nvjax host CPU per op, one process, {args.profile_clips} clips (ms/clip):')
+    for name in args.pipelines:
+      prof = profiles[name] = profile_ops(name, vjax_decoder, video_dir, ann, args.profile_clips)
+      total = sum(ms for _, ms in prof)
+      decode = sum(ms for op, ms in prof if op.endswith(('Init', 'Decode')))
+      print(f'  {name}: total {total:.1f}, of which opening + decoding {decode:.1f} '
+            f'({decode / total:.0%}): ' + ', '.join(f'{op} {ms:.1f}' for op, ms in prof))
+      mma2 = [r['mmaction2']['cpu_ms_per_clip'] for r in rows
+              if r['pipeline'] == name and r['mmaction2'] and r['mmaction2']['cpu_ms_per_clip']]
+      if mma2:
+        print(f'    MMAction2 costs {min(mma2):.1f} ms/clip at best: opening + decoding alone caps '
+              f'vjax / MMAction2 at {min(mma2) / decode:.2f}x at equal cores')
   if args.json_out:
     Path(args.json_out).write_text(json.dumps(dict(args=vars(args), decoder=decoder,
-                                                   vjax_decoder=vjax_decoder, rows=rows),
+                                                   vjax_decoder=vjax_decoder, rows=rows,
+                                                   profiles=profiles),
                                               indent=1, default=str) + '\n')
 
 

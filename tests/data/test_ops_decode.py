@@ -216,3 +216,26 @@ def _nal_headers(sample: bytes):
     size = int.from_bytes(sample[i:i + 4], "big")
     yield sample[i + 4]
     i += 4 + size
+
+
+@pytest.mark.parametrize("multi_thread", [False, True])
+def test_pyav_decoder_threads(video, monkeypatch, multi_thread):
+  # Loader workers already use every core: PyAV's default (a slice thread per core) only adds
+  # CPU time on single-slice streams, so PyAVDecode decodes in one thread unless multi_thread.
+  from vjax.data import ops_decode
+  seen = []
+  real = ops_decode._pyav_decode_indexed
+
+  def spy(container, stream, *args, **kwargs):
+    seen.append((stream.codec_context.thread_count, str(stream.thread_type)))
+    return real(container, stream, *args, **kwargs)
+
+  monkeypatch.setattr(ops_decode, "_pyav_decode_indexed", spy)
+  inds = [1, 5, 6, 20]
+  out = _decode("PyAV", video, inds, multi_thread=multi_thread)["imgs"]
+  np.testing.assert_array_equal(out, _decode("Decord", video, inds)["imgs"])
+  count, kind = seen[0]
+  if multi_thread:
+    assert count != 1 and "AUTO" in kind.upper()
+  else:
+    assert count == 1
