@@ -376,3 +376,21 @@ def test_sample_by_class_draws(tmp_path):
   np.testing.assert_array_equal(again, labels[:320])  # Deterministic by seed.
   other, _ = draws(power=0, seed=4, batches=20)
   assert not np.array_equal(other, again)
+
+
+def test_worker_batches_are_stacked_into_shared_memory(monkeypatch):
+  # In a grain worker, a large batch goes straight into shared memory, which grain passes on
+  # without copying it again; small arrays and the main process keep plain arrays.
+  from vjax.data import loader
+  clips = [np.full((4, 128, 128, 3), i, np.uint8) for i in range(6)]  # 1.2 MB in all
+  monkeypatch.setattr(loader, "_IN_WORKER", True)
+  batch = loader._stack("imgs", clips)
+  try:
+    assert isinstance(batch, grain.multiprocessing.SharedMemoryArray)
+    np.testing.assert_array_equal(batch, np.stack(clips))
+  finally:
+    batch.unlink_on_del()
+  labels = loader._stack("label", [np.int64(3)] * 6)
+  assert type(labels) is np.ndarray and labels.dtype == np.int32
+  monkeypatch.setattr(loader, "_IN_WORKER", False)
+  assert type(loader._stack("imgs", clips)) is np.ndarray
