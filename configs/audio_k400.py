@@ -20,7 +20,7 @@ AdamW and 5 epochs.
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, use_annotation_lists
+from vjax.config import default_config, parse_config_arg, synthetic_schedule, use_annotation_lists
 
 VARIANTS = ("r50", "r18")  # the first is the default
 
@@ -79,12 +79,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.data.videos_per_device = 8
     c.data.test_videos_per_device = 4
     c.data.workers = 0
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 5
-    c.evaluation.interval = 1
-    c.log_config.interval = 10
+    synthetic_schedule(c, epochs=5, eval_interval=1)
     return c
   c.model = model(variant)
   use_annotation_lists(

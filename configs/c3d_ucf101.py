@@ -17,7 +17,8 @@ left/right motion labels.
 import ml_collections
 
 from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
+                         use_synthetic)
 
 IMG_NORM = dict(mean=[104, 117, 128], std=[1, 1, 1], to_bgr=False)
 VARIANTS = ("split1", "split2", "split3")  # the first is the default
@@ -62,12 +63,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model = model(num_classes=8, pretrained=None, out_dim=512)
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), scale=(18, 24), crop=16,
                                test_clips=2, flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.0002, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 2
-    c.evaluation.interval = 1
-    c.log_config.interval = 10
+    synthetic_schedule(c, epochs=2, eval_interval=1, lr=0.0002)
     return c
   split = variant[-1]
   c.model = model()

@@ -15,7 +15,7 @@ epochs; flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 VARIANTS = ("base", "nl")  # the first is the default
 INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
@@ -75,12 +75,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), clip_len=16, short_side=36,
                                crop=32, test_clips=2,
                                flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c)
     return c
   c.model = model(non_local=NON_LOCAL if variant == "nl" else None)
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))

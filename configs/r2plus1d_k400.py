@@ -13,7 +13,7 @@ flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 
 
@@ -48,12 +48,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                                     frame_interval=2, short_side=36, crop=32, test_clips=2,
                                     area_range=(0.5, 1.0),
                                     flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c)
     return c
   c.model = model()
   use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 8, 8))

@@ -13,7 +13,7 @@ width, depth, resolution and schedule so a 2-core CPU run finishes in minutes;
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         use_rawframes, use_synthetic)
+                         synthetic_schedule, use_rawframes, use_synthetic)
 
 
 
@@ -80,13 +80,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                                  test_clips=2, area_range=(0.5, 1.0), flip=False)
     use_synthetic(c, (train, val, test))
     # From scratch at batch 8, SGD at lr 0.05 diverged within 100 steps; AdamW learns steadily.
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear", warmup_by_epoch=True,
-                       warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
+    synthetic_schedule(c)
     c.checkpoint_config.interval = 1
-    c.log_config.interval = 10
     return c
   c.model = model(resample_rate=8 // rate, speed_ratio=8 // rate, fusion_kernel=fusion_kernel)
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))

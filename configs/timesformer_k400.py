@@ -18,7 +18,7 @@ leading dot (``backbone.cls_token``), so they exempt nothing, in MMAction2 as in
 import ml_collections
 
 from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 IMG_NORM = dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_bgr=False)
 VIT_B16 = ("https://download.openmmlab.com/mmaction/recognition/timesformer/"
@@ -70,12 +70,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), frame_interval=2,
                                scale_range=(32, 40), short_side=36, crop=32,
                                flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c)
     return c
   c.model = model()
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))

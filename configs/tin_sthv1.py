@@ -12,45 +12,25 @@ a ResNet-18 of base width 16, no ImageNet weights, AdamW under the same TSM para
 and 4 epochs.
 """
 
+import functools
+
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         use_annotation_lists, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
+                         tsm_recognizer, use_annotation_lists, use_synthetic)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
+# No flips (Something-Something labels name directions), MultiScaleCrop's default 5 fixed crops,
+# one centre crop at test.
+TIN_CROPS = dict(flip=False, num_fixed_crops=None, three_crop_test=False)
 # One test position: TIN scores one view per video (average_clips=None).
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=1)
 
 
-def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision://resnet50",
-          dropout_ratio=0.8):
-  expansion = 4 if depth >= 50 else 1
-  backbone = dict(type="ResNetTIN", depth=depth, norm_eval=False, shift_div=4)
-  if pretrained:
-    backbone["pretrained"] = pretrained
-  if base_channels != 64:
-    backbone["base_channels"] = base_channels
-  return dict(
-      type="Recognizer2D",
-      backbone=backbone,
-      cls_head=dict(type="TSMHead", num_classes=num_classes,
-                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
-                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=dropout_ratio,
-                    init_std=0.001, is_shift=False),
-      train_cfg=None,
-      test_cfg=dict(average_clips=None))
-
-
-def pipelines(decode, sample, short_side=256, crop=224):
-  fmt = format_ops("NCHW")
-  resize = dict(type="Resize", scale=(-1, short_side))
-  train = [sample, decode, resize,
-           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
-                random_crop=False, max_wh_scale_gap=1),
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False)]
-  val = [dict(sample, test_mode=True), decode, resize, dict(type="CenterCrop", crop_size=crop)]
-  return train + fmt, val + fmt, val + fmt
+model = functools.partial(tsm_recognizer, num_classes=174, backbone="ResNetTIN",
+                          shift_div=4, dropout_ratio=0.8, is_shift=False,
+                          average_clips=None)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -62,8 +42,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                      warmup_ratio=0.1, warmup_by_epoch=True, warmup_iters=1)
   if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16, pretrained=None)
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE, short_side=64,
-                               crop=64))
+    use_synthetic(c, segment_pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE,
+                                       short_side=64, crop=64, **TIN_CROPS))
     c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
                        paramwise_cfg=dict(fc_lr5=True), lr=0.001, weight_decay=0.0001)
     c.total_epochs = 4
@@ -72,7 +52,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     return c
   c.model = model()
   use_annotation_lists(
-      c, pipelines(dict(type="RawFrameDecode"), SAMPLE), data_root="data/sthv1/rawframes",
+      c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, **TIN_CROPS),
+      data_root="data/sthv1/rawframes",
       data_root_val="data/sthv1/rawframes",
       ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
       ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt", filename_tmpl="{:05}.jpg")

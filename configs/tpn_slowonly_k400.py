@@ -16,7 +16,7 @@ as poorly as slowonly_k400's synthetic run does (see there).
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 
 
@@ -80,12 +80,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), frame_interval=2, short_side=36,
                                crop=32, test_clips=2, area_range=(0.5, 1.0),
                                flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c)
     return c
   c.model = model()
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))

@@ -18,7 +18,8 @@ in TPN), no ImageNet weights, AdamW and 4 epochs; flips swap the left/right moti
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
+                         use_synthetic)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -82,12 +83,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE, short_side=64,
                                crop=64, flip_label_map=synthetic_flip_label_map(),
                                twice_sample=False))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c)
     return c
   c.model = model()
   use_annotation_lists(

@@ -15,8 +15,9 @@ swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_annotation_lists, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
+                         synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
+                         use_synthetic)
 
 # Something-Something V1 classes that a horizontal flip turns into each other.
 STHV1_FLIP_LABEL_MAP = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
@@ -43,17 +44,9 @@ def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision:/
 
 def pipelines(decode, flip_label_map, num_segments=8, short_side=256, crop=224):
   sample = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=num_segments)
-  fmt = format_ops("NCHW")
-  resize = dict(type="Resize", scale=(-1, short_side))
-  train = [sample, decode, resize,
-           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
-                random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False),
-           dict(type="Flip", flip_ratio=0.5, flip_label_map=flip_label_map)]
-  val = [dict(sample, test_mode=True), decode, resize, dict(type="CenterCrop", crop_size=crop)]
-  test = [dict(sample, twice_sample=True, test_mode=True), decode, resize,
-          dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
+  return segment_pipelines(decode, sample, short_side=short_side, crop=crop,
+                           flip_label_map=flip_label_map,
+                           test_sample=dict(sample, twice_sample=True, test_mode=True))
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -66,13 +59,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                     partial_bn=False, hidden_dim=64)
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), synthetic_flip_label_map(),
                                short_side=36, crop=32))
-    c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
-                       paramwise_cfg=dict(fc_lr5=False), lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=False))
     return c
   c.model = model()
   use_annotation_lists(

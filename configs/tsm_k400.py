@@ -14,47 +14,20 @@ few frames of motion, so segments 4 frames apart carry no usable motion, and at 
 did.
 """
 
+import functools
+
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
+                         synthetic_flip_label_map, synthetic_schedule, tsm_recognizer,
+                         use_rawframes, use_synthetic)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=2)
 
 
-def model(num_classes=400, depth=50, base_channels=64, pretrained="torchvision://resnet50",
-          dropout_ratio=0.5):
-  expansion = 4 if depth >= 50 else 1
-  backbone = dict(type="ResNetTSM", depth=depth, norm_eval=False, shift_div=8)
-  if pretrained:
-    backbone["pretrained"] = pretrained
-  if base_channels != 64:
-    backbone["base_channels"] = base_channels
-  return dict(
-      type="Recognizer2D",
-      backbone=backbone,
-      cls_head=dict(type="TSMHead", num_classes=num_classes,
-                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
-                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=dropout_ratio,
-                    init_std=0.001, is_shift=True),
-      train_cfg=None,
-      test_cfg=dict(average_clips="prob"))
-
-
-def pipelines(decode, sample, short_side=256, crop=224, flip_label_map=None):
-  fmt = format_ops("NCHW")
-  flip = flip_op(flip_label_map)
-  train = [sample, decode,
-           dict(type="Resize", scale=(-1, short_side)),
-           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
-                random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
-  val = [dict(sample, test_mode=True), decode,
-         dict(type="Resize", scale=(-1, short_side)), dict(type="CenterCrop", crop_size=crop)]
-  # Normalize runs on device (data.img_norm_cfg); ToTensor has nothing to do here.
-  return train + fmt, val + fmt, val + fmt
+model = functools.partial(tsm_recognizer, num_classes=400)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -67,19 +40,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16, pretrained=None)
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE, short_side=64,
-                               crop=64, flip_label_map=synthetic_flip_label_map()))
+    use_synthetic(c, segment_pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE,
+                                       short_side=64, crop=64, three_crop_test=False,
+                                       flip_label_map=synthetic_flip_label_map()))
     # From scratch at batch 8, SGD at lr 0.02 drifted to a loss above chance in one epoch.
-    c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
-                       paramwise_cfg=dict(fc_lr5=True), lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode"), SAMPLE))
+  use_rawframes(c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, three_crop_test=False))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.lr_config = dict(policy="step", step=[20, 40])

@@ -15,8 +15,8 @@ groups and 4 epochs; flips swap the left/right motion labels.
 
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -44,16 +44,8 @@ def pipelines(decode, sample, short_side=256, crop=224, sample_range=64, test_po
   dense = dict(sample, type="DenseSampleFrames", test_mode=True)
   if (sample_range, test_positions) != (64, 10):
     dense.update(sample_range=sample_range, num_sample_positions=test_positions)
-  fmt = format_ops("NCHW")
-  resize = dict(type="Resize", scale=(-1, short_side))
-  flip = flip_op(flip_label_map)
-  train = [sample, decode, resize,
-           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
-                random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False), flip]
-  val = [dense, decode, resize, dict(type="CenterCrop", crop_size=crop)]
-  test = [dense, decode, resize, dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
+  return segment_pipelines(decode, sample, short_side=short_side, crop=crop,
+                           flip_label_map=flip_label_map, val_sample=dense, test_sample=dense)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -67,13 +59,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                                crop=64,
                                sample_range=16, test_positions=2,
                                flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
-                       paramwise_cfg=dict(fc_lr5=True), lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
   use_rawframes(c, pipelines(dict(type="RawFrameDecode"), SAMPLE))

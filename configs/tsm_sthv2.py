@@ -12,47 +12,19 @@ see tsm_k400.py for why), a ResNet-18 of base width 16, no ImageNet weights, Ada
 same TSM parameter groups and a 4-epoch cosine schedule.
 """
 
+import functools
+
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         use_annotation_lists, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
+                         synthetic_schedule, tsm_recognizer, use_annotation_lists, use_synthetic)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
                         sample_range=16, num_sample_positions=2)
 
 
-def model(num_classes=174, depth=50, base_channels=64, pretrained="torchvision://resnet50",
-          dropout_ratio=0.5):
-  expansion = 4 if depth >= 50 else 1
-  backbone = dict(type="ResNetTSM", depth=depth, norm_eval=False, shift_div=8)
-  if pretrained:
-    backbone["pretrained"] = pretrained
-  if base_channels != 64:
-    backbone["base_channels"] = base_channels
-  return dict(
-      type="Recognizer2D",
-      backbone=backbone,
-      cls_head=dict(type="TSMHead", num_classes=num_classes,
-                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
-                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=dropout_ratio,
-                    init_std=0.001, is_shift=True),
-      train_cfg=None,
-      test_cfg=dict(average_clips="prob"))
-
-
-def pipelines(decode, sample, short_side=256, crop=224, twice_sample=True):
-  fmt = format_ops("NCHW")
-  resize = dict(type="Resize", scale=(-1, short_side))
-  train = [sample, decode, resize,
-           dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
-                random_crop=False, max_wh_scale_gap=1, num_fixed_crops=13),
-           dict(type="Resize", scale=(crop, crop), keep_ratio=False)]
-  val = [dict(sample, test_mode=True), decode, resize, dict(type="CenterCrop", crop_size=crop)]
-  test = [dict(sample, test_mode=True, **({"twice_sample": True} if twice_sample else {})),
-          decode, resize,
-          dict(type="ThreeCrop", crop_size=short_side)]
-  return train + fmt, val + fmt, test + fmt
+model = functools.partial(tsm_recognizer, num_classes=174)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -65,19 +37,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.optimizer_config = dict(grad_clip=dict(max_norm=20, norm_type=2))
   if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16, pretrained=None)
-    use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE, short_side=64,
-                               crop=64, twice_sample=False))
-    c.optimizer = dict(type="AdamW", constructor="TSMOptimizerConstructor",
-                       paramwise_cfg=dict(fc_lr5=True), lr=0.001, weight_decay=0.0001)
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 4
-    c.evaluation.interval = 2
-    c.log_config.interval = 10
+    use_synthetic(c, segment_pipelines(dict(type="FrameBytesDecode"), SYNTHETIC_SAMPLE,
+                                       short_side=64, crop=64, flip=False))
+    synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
   use_annotation_lists(
-      c, pipelines(dict(type="RawFrameDecode"), SAMPLE), data_root="data/sthv2/rawframes",
+      c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, flip=False,
+                           test_sample=dict(SAMPLE, test_mode=True, twice_sample=True)),
+      data_root="data/sthv2/rawframes",
       data_root_val="data/sthv2/rawframes",
       ann_file_train="data/sthv2/sthv2_train_list_rawframes.txt",
       ann_file_val="data/sthv2/sthv2_val_list_rawframes.txt")

@@ -23,7 +23,7 @@ left/right motion labels.
 import ml_collections
 
 from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
 
 IMG_NORM = dict(mean=[114.75, 114.75, 114.75], std=[57.38, 57.38, 57.38], to_bgr=False)
 VARIANTS = ("s", "m")  # the first is the default
@@ -69,13 +69,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model = model(num_classes=8, gamma_w=0.5, gamma_d=0.4, in_channels=288)
     use_synthetic(c, pipelines(dict(type="FrameBytesDecode"), clip_len, 2, (32, 40), 32, 36,
                                test_clips=2, flip_label_map=synthetic_flip_label_map()))
-    c.optimizer = dict(type="AdamW", lr=0.001, weight_decay=0.0001,
-                       paramwise_cfg=dict(norm_decay_mult=0.0))
-    c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear",
-                       warmup_by_epoch=True, warmup_iters=1)
-    c.total_epochs = 2
-    c.evaluation.interval = 1
-    c.log_config.interval = 10
+    synthetic_schedule(c, epochs=2, eval_interval=1, paramwise_cfg=dict(norm_decay_mult=0.0))
     return c
   c.model = model()
   use_rawframes(c, pipelines(dict(type="RawFrameDecode"), clip_len, frame_interval,

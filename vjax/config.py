@@ -66,6 +66,19 @@ def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small"
   c.data.workers = 0
 
 
+def synthetic_schedule(c: ml_collections.ConfigDict, epochs: int = 4, eval_interval: int = 2,
+                       lr: float = 0.001, **optimizer) -> None:
+  """The CPU schedule of the ``synthetic`` variants: AdamW (``optimizer`` adds keys such as a
+  ``constructor``), cosine decay after one linear warm-up epoch. From scratch at batch 8 it
+  learns steadily where the full recipes' SGD diverged or drifted."""
+  c.optimizer = dict(type="AdamW", lr=lr, weight_decay=0.0001, **optimizer)
+  c.lr_config = dict(policy="CosineAnnealing", min_lr=0, warmup="linear", warmup_by_epoch=True,
+                     warmup_iters=1)
+  c.total_epochs = epochs
+  c.evaluation.interval = eval_interval
+  c.log_config.interval = 10
+
+
 def synthetic_flip_label_map(num_directions: int = 4, num_speeds: int = 2) -> dict[int, int]:
   """``Flip(flip_label_map=...)`` for ``vjax_synthetic``: a horizontal flip mirrors the motion
   (angle a -> pi - a), so rightward classes become leftward ones and vertical ones stay."""
@@ -117,6 +130,55 @@ def clip_pipelines(decode, clip_len, frame_interval, short_side=256, crop=224, t
           dict(type="ThreeCrop", crop_size=short_side)]
   fmt = format_ops("NCTHW")
   return train + fmt, val + fmt, test + fmt
+
+
+def segment_pipelines(decode, sample, *, short_side=256, crop=224, flip=True,
+                      flip_label_map=None, num_fixed_crops=13, val_sample=None,
+                      test_sample=None, three_crop_test=True):
+  """(train, val, test) of MMAction2's TSM-family recipes (TSM, TIN, TRN, TANet): resize the
+  short side, MultiScaleCrop + resize to ``crop`` (+ Flip) for training, a centre crop for
+  val, a ThreeCrop of the short side for test (else the val pipeline). ``val_sample`` /
+  ``test_sample`` default to ``sample`` in test mode; ``num_fixed_crops=None`` keeps
+  MultiScaleCrop's default."""
+  resize = dict(type="Resize", scale=(-1, short_side))
+  msc = dict(type="MultiScaleCrop", input_size=crop, scales=(1, 0.875, 0.75, 0.66),
+             random_crop=False, max_wh_scale_gap=1)
+  if num_fixed_crops is not None:
+    msc["num_fixed_crops"] = num_fixed_crops
+  train = [sample, decode, resize, msc, dict(type="Resize", scale=(crop, crop), keep_ratio=False)]
+  if flip:
+    train.append(flip_op(flip_label_map))
+  val = [val_sample or dict(sample, test_mode=True), decode, resize,
+         dict(type="CenterCrop", crop_size=crop)]
+  test = val
+  if three_crop_test:
+    test = [test_sample or dict(sample, test_mode=True), decode, resize,
+            dict(type="ThreeCrop", crop_size=short_side)]
+  fmt = format_ops("NCHW")
+  return train + fmt, val + fmt, test + fmt
+
+
+def tsm_recognizer(num_classes=400, depth=50, base_channels=64,
+                   pretrained="torchvision://resnet50", dropout_ratio=0.5, backbone="ResNetTSM",
+                   shift_div=8, is_shift=True, average_clips="prob") -> dict:
+  """MMAction2's TSM R50 recognizer (its ``_base_/models/tsm_r50.py``; TIN swaps the backbone)
+  with what the configs and their synthetic variants change; the head's width follows
+  ``depth`` and ``base_channels``."""
+  expansion = 4 if depth >= 50 else 1
+  backbone_cfg = dict(type=backbone, depth=depth, norm_eval=False, shift_div=shift_div)
+  if pretrained:
+    backbone_cfg["pretrained"] = pretrained
+  if base_channels != 64:
+    backbone_cfg["base_channels"] = base_channels
+  return dict(
+      type="Recognizer2D",
+      backbone=backbone_cfg,
+      cls_head=dict(type="TSMHead", num_classes=num_classes,
+                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
+                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=dropout_ratio,
+                    init_std=0.001, is_shift=is_shift),
+      train_cfg=None,
+      test_cfg=dict(average_clips=average_clips))
 
 
 def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kinetics400",
