@@ -16,6 +16,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e '.[dev]'
+	# MMAction2 0.24.1's shipped config files, read as data by the config-walk tests;
+	# --no-deps: none of its (PyTorch) dependencies.
+	$(PY) -m pip install --no-deps mmaction2==0.24.1
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -8,7 +8,7 @@ Both sides build the model from the same MMAction2 model dict (TSM R50 1x1x8 and
 (``optimizer`` and ``optimizer_config.grad_clip``; TSM's ``TSMOptimizerConstructor`` with
 ``fc_lr5``) and one fixed random batch of ``--batch`` videos at ``--size`` x ``--size``:
 * vjax: ``make_train_step`` (normalise uint8 on device, forward, loss, grads, clipping,
-  optax update) and ``make_eval_step``, each ``jax.jit``-ed with explicit shardings on one
+  optax update) and the recognition task's ``predict``, each ``jax.jit``-ed with explicit shardings on one
   device, as the trainer does, and compiled ahead of time (compile time reported apart).
 * MMAction2: benchmarks/_mmaction2_train_step_runner.py in the reference venv (a subprocess):
   ``model.train_step`` + what mmcv's OptimizerHook does; inference ``forward_test`` under
@@ -121,7 +121,9 @@ def time_vjax(spec: dict, batch: int, size: int, warmup: int, repeat: int, dtype
               seed: int = 0) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
   from vjax.models import build_model  # pylint: disable=g-import-not-at-top
+  from vjax.tasks import build_task  # pylint: disable=g-import-not-at-top
   from vjax.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
   from vjax.train import optim  # pylint: disable=g-import-not-at-top
   from vjax.train import step as step_lib  # pylint: disable=g-import-not-at-top
@@ -141,11 +143,15 @@ def time_vjax(spec: dict, batch: int, size: int, warmup: int, repeat: int, dtype
                                  dtype=np.int32))
   data = mesh_lib.global_batch(mesh, host)
   bs, rep = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
-  train = jax.jit(step_lib.make_train_step(model, tx, schedule, IMG_NORM),
+  task = build_task(ml_collections.ConfigDict(dict(
+      model=spec['model'], data=dict(img_norm_cfg=IMG_NORM, videos_per_device=batch))))
+  train = jax.jit(step_lib.make_train_step(task, model, tx, schedule),
                   in_shardings=(shardings, bs), out_shardings=(shardings, rep),
                   donate_argnums=(0,))
-  evaluate = jax.jit(step_lib.make_eval_step(model, IMG_NORM), in_shardings=(shardings, bs),
-                     out_shardings=rep)
+  evaluate = jax.jit(lambda s, imgs: task.predict(model, {'params': s.params,
+                                                          'batch_stats': s.batch_stats},
+                                                  {'imgs': imgs}),
+                     in_shardings=(shardings, bs), out_shardings=rep)
   start = time.perf_counter()
   train_c = train.lower(state, data).compile()
   eval_c = evaluate.lower(state, data['imgs']).compile()

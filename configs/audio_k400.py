@@ -55,8 +55,7 @@ def pipelines(clip_len=64, fixed_length=128, test_clips=10):
             dict(type="SampleFrames", clip_len=clip_len, frame_interval=1, **sample),
             dict(type="AudioFeatureSelector", fixed_length=fixed_length),
             dict(type="FormatAudioShape", input_format="NCTF"),
-            dict(type="Collect", keys=["audios", "label"], meta_keys=[]),
-            dict(type="Rename", mapping=dict(audios="imgs"))]
+            dict(type="Collect", keys=["audios", "label"], meta_keys=[])]
 
   return (pipeline(num_clips=1), pipeline(num_clips=1, test_mode=True),
           pipeline(num_clips=test_clips, test_mode=True))

@@ -17,6 +17,8 @@ import ml_collections
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # The task (vjax.tasks): '' infers it from the model type (recognition, multilabel, ...).
+  c.task = ""
   # Mesh axes; -1 fills the remaining devices. The batch is sharded over data and fsdp.
   c.mesh = (("data", -1), ("fsdp", 1), ("model", 1))
   # Logical axis -> mesh axis rules for parameters (None = replicated).

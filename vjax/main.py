@@ -52,7 +52,7 @@ def main(argv):
     sys.exit(f"error: {e}")
   if _MODE.value == "features":
     if jax.process_index() == 0:
-      print(f"Wrote {results['num_features']} feature vectors of size {results['feature_dim']} "
+      print(f"Wrote {results['num_features']} feature vectors of size {results['features_dim']} "
             f"to {config.test.out}")
     return
   if jax.process_index() == 0 and results:
@@ -67,13 +67,10 @@ def _run(config):
                jax.device_count(), jax.devices()[0].platform)
   if _MODE.value == "train":
     return loop.train_and_evaluate(config, _WORKDIR.value)
-  if _MODE.value == "features":
-    with config.unlocked():
-      test_cfg = dict(config.model.get("test_cfg") or {})
-      config.model.test_cfg = dict(test_cfg, feature_extraction=True)
   return loop.evaluate_only(config, _WORKDIR.value,
                             split="val" if _MODE.value == "eval" else "test",
-                            checkpoint=_CHECKPOINT.value)
+                            checkpoint=_CHECKPOINT.value,
+                            predictor="features" if _MODE.value == "features" else None)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 
 from tests.convert import golden
 from vjax.config import default_config
-from vjax.convert import mmaction2_checkpoint as ckpt
+from vjax.convert import load
 from vjax.inference import init_recognizer, inference_recognizer, pipeline_imgs
 
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
@@ -147,7 +147,7 @@ def test_mmaction2_config_and_vjax_checkpoint_directory(tmp_path):
   video = frames()
   assert inference_recognizer(rec, video) == inference_recognizer(reference, video)
 
-  out = ckpt.main([f"--config={mm_path}", f"--checkpoint={NPZ['tsn_r18_small']}",
+  out = load.convert_main([f"--config={mm_path}", f"--checkpoint={NPZ['tsn_r18_small']}",
                    f"--out={tmp_path / 'converted'}"])
   from_dir = init_recognizer(str(mm_path), out)
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(from_dir.variables),

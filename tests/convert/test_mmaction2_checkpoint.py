@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import jax
@@ -11,6 +12,7 @@ import optax
 import pytest
 
 from tests.convert import golden
+from vjax.convert import load
 from vjax.convert import mmaction2_checkpoint as ckpt
 from vjax.models import build_model
 from vjax.train import mesh as mesh_lib
@@ -150,7 +152,7 @@ def write_tiny_config(tmp_path) -> str:
 
 def test_cli_writes_what_load_from_reads(tmp_path, capsys):
   config = write_tiny_config(tmp_path)
-  out = ckpt.main([f"--config={config}", f"--checkpoint={NPZ}", f"--out={tmp_path / 'conv'}"])
+  out = load.convert_main([f"--config={config}", f"--checkpoint={NPZ}", f"--out={tmp_path / 'conv'}"])
   assert "--config.load_from=" in capsys.readouterr().out
   model, x, target = small_model()
   mesh = mesh_lib.make_mesh((("data", -1),), jax.devices()[:1])
@@ -161,7 +163,7 @@ def test_cli_writes_what_load_from_reads(tmp_path, capsys):
   jax.tree.map(np.testing.assert_array_equal, jax.device_get(batch_stats),
                expected["batch_stats"])
   with pytest.raises(FileExistsError):
-    ckpt.main([f"--config={config}", f"--checkpoint={NPZ}", f"--out={out}"])
+    load.convert_main([f"--config={config}", f"--checkpoint={NPZ}", f"--out={out}"])
 
 
 def test_cli_no_strict(tmp_path, capsys):
@@ -170,9 +172,23 @@ def test_cli_no_strict(tmp_path, capsys):
   np.savez(partial, **{k: v for k, v in golden.state_dict(CASE).items()
                        if not k.startswith("cls_head")})
   with pytest.raises(ValueError, match="missing params/cls_head/fc_cls/kernel"):
-    ckpt.main([f"--config={config}", f"--checkpoint={partial}", f"--out={tmp_path / 'a'}"])
-  out = ckpt.main([f"--config={config}", f"--checkpoint={partial}", f"--out={tmp_path / 'b'}",
+    load.convert_main([f"--config={config}", f"--checkpoint={partial}", f"--out={tmp_path / 'a'}"])
+  out = load.convert_main([f"--config={config}", f"--checkpoint={partial}", f"--out={tmp_path / 'b'}",
                    "--no-strict"])
   printed = capsys.readouterr().out
   assert "vjax variables left at their initial values: 2" in printed
   assert (tmp_path / "b" / "state").is_dir() and out == str(tmp_path / "b")
+
+
+def test_command_runs_as_a_module():
+  # The module holds the converter; its command delegates to vjax.convert.load, so neither
+  # imports the other in a circle. A missing file is one clear line, not a traceback.
+  from tests.conftest import ROOT  # pylint: disable=g-import-not-at-top
+  cmd = [sys.executable, "-m", "vjax.convert.mmaction2_checkpoint"]
+  help_ = subprocess.run(cmd + ["--help"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert help_.returncode == 0 and "--no-strict" in help_.stdout, help_.stderr[-2000:]
+  missing = subprocess.run(cmd + ["--config=configs/tsn_k400.py:synthetic",
+                                  "--checkpoint=/nonexistent/tsn.npz", "--out=/tmp/unused"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert missing.returncode == 1 and missing.stderr.strip().startswith("error:"), missing.stderr
+  assert "/nonexistent/tsn.npz" in missing.stderr and "Traceback" not in missing.stderr

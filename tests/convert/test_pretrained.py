@@ -17,6 +17,7 @@ import numpy as np
 import optax
 import pytest
 
+from tests.models import tiny
 from vjax.convert import pretrained
 from vjax.convert.mmaction2_checkpoint import convert_state_dict
 from vjax.models import build_model
@@ -223,7 +224,7 @@ def test_training_init_loads_pretrained_into_the_sharded_state(tmp_path):
   mesh = mesh_lib.make_mesh((("data", -1), ("fsdp", 1), ("model", 1)))
   state, shardings = create_state(model, optax.sgd(0.1), mesh, jnp.zeros((1, 1, 8, 32, 32, 3)),
                                   0)
-  new = load_pretrained(state, shardings, cfg)
+  new = load_pretrained(state, shardings, tiny.task(cfg))
   kernel = new.params["backbone"]["layer1_0"]["conv1"]["conv"]["kernel"]
   np.testing.assert_array_equal(
       kernel, np.broadcast_to(state2d["layer1.0.conv1.weight"].transpose(2, 3, 1, 0)[None],
@@ -263,3 +264,12 @@ def test_image_transformer_checkpoint_loads_into_divided_attention(tmp_path):
   assert sorted(m.split(" ")[0] for m in report.missing) == sorted(
       [f"params/transformer_layers/layers_{i}/attentions_0/temporal_fc/{leaf}"
        for i in range(2) for leaf in ("kernel", "bias")] + ["params/time_embed"])
+
+
+def test_library_download_flag_is_an_error_naming_the_fix():
+  # torchvision./timm. backbones take pretrained=True ("download ImageNet weights"), which
+  # vjax cannot honour; it must not be ignored silently.
+  cfg = dict(type="torchvision.densenet161", pretrained=True)
+  assert pretrained.wants_pretrained(dict(backbone=cfg))
+  with pytest.raises(ValueError, match="pretrained=True.*downloads nothing.*local"):
+    pretrained.backbone_variables(cfg, {})

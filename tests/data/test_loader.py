@@ -125,10 +125,10 @@ def test_eval_two_processes_cover_every_sample_once(size):
   for per_process in batches:
     for b in per_process:
       assert b["imgs"].shape == (2, 4, 10, 10, 3)
-      assert b["mask"].dtype == bool and b["index"].dtype == np.int64
-      np.testing.assert_array_equal(b["index"][~b["mask"]], -1)
-      np.testing.assert_array_equal(b["idx"][b["mask"]], b["index"][b["mask"]])
-      seen.extend(b["index"][b["mask"]].tolist())
+      assert b["valid"].dtype == bool and b["index"].dtype == np.int64
+      np.testing.assert_array_equal(b["index"][~b["valid"]], -1)
+      np.testing.assert_array_equal(b["idx"][b["valid"]], b["index"][b["valid"]])
+      seen.extend(b["index"][b["valid"]].tolist())
   assert sorted(seen) == list(range(size))  # Each sample exactly once across processes.
   # Dataset order: process 0 holds the first half of each global batch.
   assert batches[0][0]["index"].tolist() == [0, 1]
@@ -136,9 +136,9 @@ def test_eval_two_processes_cover_every_sample_once(size):
 
 def test_eval_keys_may_list_mask_and_index():
   it = make_eval_iterator(_Source(5), [], global_batch_size=4,
-                          keys=("imgs", "label", "mask", "index"))
+                          keys=("imgs", "label", "valid", "index"))
   last = list(it)[-1]
-  assert last["mask"].tolist() == [True, False, False, False]
+  assert last["valid"].tolist() == [True, False, False, False]
   assert last["index"].tolist() == [4, -1, -1, -1]
 
 
@@ -247,8 +247,8 @@ def test_skip_replaces_bad_videos_with_the_next_loadable_one(video_list, caplog)
   with caplog.at_level(logging.WARNING):
     batches = list(it)
   # 1 (missing) and 2 (corrupt) fall through to 3; 4 (truncated) to 5; short.mp4 loops.
-  assert np.concatenate([b["label"][b["mask"]] for b in batches]).tolist() == [0, 3, 3, 3, 2, 2]
-  assert np.concatenate([b["index"][b["mask"]] for b in batches]).tolist() == list(range(6))
+  assert np.concatenate([b["label"][b["valid"]] for b in batches]).tolist() == [0, 3, 3, 3, 2, 2]
+  assert np.concatenate([b["index"][b["valid"]] for b in batches]).tolist() == list(range(6))
   for b in batches:
     _assert_labels_match_frames(b)
   assert _bad_names(it) == {name: 1 for name in _BAD_VIDEOS}

@@ -17,13 +17,15 @@ from tests.conftest import ROOT
 from tests.models import tiny
 from vjax.config import load_config
 from vjax.data.pipeline import Compose
+from vjax.evaluation.evaluators import dump_results
 from vjax.models import build_model
+from vjax.tasks import build_task
 from vjax.tools import eval_metric
 from vjax.tools.report_accuracy import load_scores
 from vjax.train import mesh as mesh_lib
 from vjax.train import step as step_lib
 from vjax.train.checkpoint import Checkpointer
-from vjax.train.loop import dump_results, evaluate_only
+from vjax.train.loop import evaluate_only
 from vjax.train.state import create_state
 
 CONFIG = f"{ROOT}/configs/tsn_k400.py:synthetic"
@@ -67,8 +69,9 @@ def test_dump_is_in_dataset_order(tested):
   pipeline = Compose(cfg.data.test.pipeline)
   imgs = np.stack([pipeline(dict(source[i]), np.random.default_rng(0))["imgs"]
                    for i in range(len(source))])
-  model = build_model(cfg.model)
-  expected = jax.jit(step_lib.make_eval_step(model, cfg.data.img_norm_cfg.to_dict()))(state, imgs)
+  task = build_task(cfg)
+  expected = jax.jit(step_lib.make_predict_step(task, task.build_model()))(
+      state, {"imgs": imgs})[0]["scores"]
   np.testing.assert_allclose(np.stack(rows), expected, rtol=0, atol=1e-5)
   # ...and no two videos score alike, so any reordering would have failed that check.
   gaps = np.abs(np.asarray(expected)[:, None] - np.asarray(expected)[None]).max(-1)

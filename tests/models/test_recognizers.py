@@ -108,23 +108,22 @@ def test_feature_extraction_returns_pooled_backbone_features():
   x = jax.random.normal(jax.random.key(2), (2, 3, 16, 32, 32, 3))
   model = build_model(cfg)
   variables = init(model, x)
-  feats = build_model(dict(cfg, test_cfg=dict(feature_extraction=True)))
-  got = feats.test_scores(feats.apply(variables, x))
+  got = model.apply(variables, x, method=model.extract_features).mean(1)
   slow, fast = build_model(cfg["backbone"]).apply(
       {k: v["backbone"] for k, v in variables.items()}, x.reshape((6,) + x.shape[2:]))
   expected = jnp.concatenate([slow.mean((1, 2, 3)), fast.mean((1, 2, 3))], -1)
   expected = expected.reshape(2, 3, -1).mean(1)
   assert got.shape == (2, 16 * 32 + 2 * 32)
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-  # Training forwards are unaffected.
-  assert feats.apply(variables, x, train=True, rngs={"dropout": jax.random.key(0)},
+  # The plain forward still scores.
+  assert model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(0)},
                      mutable=["batch_stats"])[0].shape == (2, 3, 5)
 
   cfg2 = tiny.tsn(num_classes=5)
   x2 = jax.random.normal(jax.random.key(3), (2, 4, 32, 32, 3))
-  variables2 = init(build_model(cfg2), x2)
-  feats2 = build_model(dict(cfg2, test_cfg=dict(feature_extraction=True)))
-  got2 = feats2.test_scores(feats2.apply(variables2, x2))
+  model2 = build_model(cfg2)
+  variables2 = init(model2, x2)
+  got2 = model2.apply(variables2, x2, method=model2.extract_features).mean(1)
   fmap = build_model(cfg2["backbone"]).apply(
       {k: v["backbone"] for k, v in variables2.items()}, x2.reshape((8, 32, 32, 3)))
   np.testing.assert_allclose(got2, fmap.mean((1, 2)).reshape(2, 4, -1).mean(1), rtol=1e-5,

@@ -12,12 +12,13 @@ import numpy as np
 import optax
 import pytest
 
+from tests.models import tiny
 from vjax.models import build_model
 from vjax.models.layers.non_local import NonLocal3d
 from vjax.models.layers.tam import TAM
 from vjax.models.layers.temporal_shift import temporal_shift
 from vjax.models.layers.tin_shift import linear_sampler, tin_shift
-from vjax.models.losses import head_loss
+from vjax.models.heads.base import cls_loss as head_loss
 from vjax.train import step as step_lib
 from vjax.train.state import TrainState
 
@@ -421,16 +422,19 @@ def test_tpn_with_tsm_paths_aux_loss_and_fcn_test():
 
   scores = apply(model, variables, x)
   assert scores.shape == (2, 1, 6)
-  # Training sows the auxiliary head's scores; the loss adds 0.5 x their cross-entropy.
+  # The train forward returns the auxiliary head's scores; the loss adds 0.5 x their
+  # cross-entropy as MMAction2's loss_aux.
   labels = jnp.array([1, 4])
-  train_scores, new = apply(model, variables, x, train=True, rngs={"dropout": KEY},
-                                  mutable=["batch_stats", "intermediates"])
-  aux = new["intermediates"]["neck"]["aux_cls_score"][0]
+  outputs, _ = jax.jit(lambda v: model.apply(v, x, rngs={"dropout": KEY},
+                                             mutable=["batch_stats"],
+                                             method=model.forward_train))(variables)
+  train_scores, aux = outputs["cls_score"], outputs["aux_cls_score"]
   assert aux.shape == (2, 6)
   main = optax.softmax_cross_entropy_with_integer_labels(train_scores[:, 0], labels).mean()
   aux_ce = optax.softmax_cross_entropy_with_integer_labels(aux, labels).mean()
-  np.testing.assert_allclose(model.loss(train_scores, labels, intermediates=new["intermediates"]),
-                             main + 0.5 * aux_ce, rtol=1e-5)
+  terms = tiny.task(tpn_tsm()).loss_terms(outputs, labels, jnp.ones(2, bool), {})
+  np.testing.assert_allclose(terms["loss_cls"] + terms["loss_aux"], main + 0.5 * aux_ce,
+                             rtol=1e-5)
 
   # Fully-convolutional test: each clip of num_segments frames is a view; one clip scores
   # as the plain test path does, and flip equals flipping the input.
@@ -521,13 +525,14 @@ def tsn(backbone=None):
               test_cfg=dict(average_clips=None))
 
 
-def one_sgd_step(model, x):
+def one_sgd_step(model_cfg, x):
+  model = build_model(model_cfg)
   variables = init(model, x)
   tx = optax.chain(optax.add_decayed_weights(1e-2), optax.sgd(0.1, momentum=0.9))
   state = TrainState(step=jnp.zeros((), jnp.int32), params=variables["params"],
                      batch_stats=variables["batch_stats"], opt_state=tx.init(variables["params"]),
                      rng=jax.random.key_data(KEY))
-  step = jax.jit(step_lib.make_train_step(model, tx, lambda s: 0.1, None))
+  step = jax.jit(step_lib.make_train_step(tiny.task(model_cfg), model, tx, lambda s: 0.1))
   new_state, _ = step(state, {"imgs": x, "label": jnp.array([0, 2])})
   return state, new_state
 
@@ -538,9 +543,8 @@ def changed(before, after):
 
 
 def test_frozen_stages_keep_params_and_statistics():
-  model = build_model(tsn(dict(frozen_stages=1)))
   x = jnp.asarray(np.random.default_rng(0).integers(0, 255, (2, 2, 32, 32, 3)), jnp.uint8)
-  before, after = one_sgd_step(model, x)
+  before, after = one_sgd_step(tsn(dict(frozen_stages=1)), x)
   moved = changed(before.params["backbone"], after.params["backbone"])
   assert moved == {"layer2_0", "layer2_1", "layer3_0", "layer3_1", "layer4_0", "layer4_1"}
   assert changed(before.params, after.params) == {"backbone", "cls_head"}
@@ -618,27 +622,20 @@ def test_max_testing_views_must_keep_whole_clips_for_temporal_backbones():
     init(build_model(cfg), jnp.zeros((1, 8, 32, 32, 3)))
 
 
-class _Sowing(nn.Module):
-  """A model that sows an auxiliary output in training, as TPN's aux head does."""
-
-  @nn.compact
-  def __call__(self, x, train=False):
-    scores = nn.Dense(3)(x.reshape((x.shape[0], -1)).astype(jnp.float32))
-    if train:
-      self.sow("intermediates", "aux", scores * 0)
-    return scores[:, None]
-
-  def loss(self, scores, labels, weights=None, intermediates=None):
-    return 123.0 + 0 * scores.sum() if intermediates is not None else scores.sum() * 0
-
-
-def test_train_step_hands_sown_outputs_to_the_loss():
-  model = _Sowing()
-  x = jnp.zeros((2, 1, 4, 4, 3), jnp.uint8)
-  params = init(model, x)["params"]
+def test_train_step_logs_every_loss_term():
+  # TPN's auxiliary loss comes back from the train forward explicitly; the step logs each
+  # term under MMAction2's name and their sum as the loss.
+  cfg = dict(tpn_tsm(), cls_head=dict(tpn_tsm()["cls_head"], dropout_ratio=0.0))
+  model = build_model(cfg)
+  x = jnp.asarray(np.random.default_rng(1).integers(0, 255, (2, 8, 32, 32, 3)), jnp.uint8)
+  params = init(model, x)
   tx = optax.sgd(0.1)
-  state = TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats={},
-                     opt_state=tx.init(params), rng=jax.random.key_data(KEY))
-  _, metrics = step_lib.make_train_step(model, tx, lambda s: 0.1, None)(
+  state = TrainState(step=jnp.zeros((), jnp.int32), params=params["params"],
+                     batch_stats=params["batch_stats"], opt_state=tx.init(params["params"]),
+                     rng=jax.random.key_data(KEY))
+  _, metrics = jax.jit(step_lib.make_train_step(tiny.task(cfg), model, tx, lambda s: 0.1))(
       state, {"imgs": x, "label": jnp.array([0, 1])})
-  assert float(metrics["loss"]) == 123.0
+  assert {"loss", "loss_cls", "loss_aux", "top1_acc", "grad_norm", "lr"} <= set(metrics)
+  assert float(metrics["loss_aux"]) > 0
+  np.testing.assert_allclose(metrics["loss"], metrics["loss_cls"] + metrics["loss_aux"],
+                             rtol=1e-6)

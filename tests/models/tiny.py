@@ -22,3 +22,11 @@ def tsn(num_classes=5):
               cls_head=dict(type="TSNHead", num_classes=num_classes, in_channels=64,
                             dropout_ratio=0.4),
               test_cfg=dict(average_clips=None))
+
+
+def task(model_cfg, norm=None, videos_per_device=8, **data):
+  """The task ``vjax.main`` would build for ``model_cfg`` (normalisation ``norm``)."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from vjax.tasks import build_task  # pylint: disable=g-import-not-at-top
+  return build_task(ml_collections.ConfigDict(dict(
+      model=model_cfg, data=dict(img_norm_cfg=norm, videos_per_device=videos_per_device, **data))))

@@ -25,6 +25,17 @@ PIP=("$VENV/bin/python" -m pip install --quiet)
 # --no-build-isolation.
 "${PIP[@]}" --no-build-isolation mmcv==1.7.0
 "${PIP[@]}" --no-deps mmaction2==0.24.1
+# Raw-audio goldens (make_golden_audio.py): MMAction2's audio ops call librosa.
+"${PIP[@]}" librosa==0.11.0 'numpy==1.26.*'
+# Custom-backbone goldens (make_golden_custom_backbones.py): the libraries MMAction2's
+# custom-backbone configs build from. mmcls imports matplotlib.
+"${PIP[@]}" --no-deps timm==0.5.4 mmcls==0.25.0
+"${PIP[@]}" matplotlib 'numpy==1.26.*'
+# torchvision 0.28 (torch 2.13's) exists only as a CUDA build whose compiled ops cannot load
+# beside CPU torch, and a failing `import torchvision` breaks `import mmcv`. It goes into a
+# folder of its own, which only make_golden_custom_backbones.py puts on sys.path (DenseNet is
+# pure Python); site-packages keeps the stand-in below.
+"${PIP[@]}" --no-deps --target "$VENV/torchvision-0.28.0" torchvision==0.28.0
 
 # mmcv imports torchvision at import time and there is no CPU torchvision wheel matching
 # torch 2.13 here. The metrics never touch it, so a stand-in module is enough.

@@ -82,8 +82,9 @@ def evaluate(exp, state, eval_step, size: int):
   from vjax.evaluation import evaluate_recognition  # pylint: disable=g-import-not-at-top
   source = FakeSource(size)
   with exp.mesh:
-    scores, labels = exp.predict(state, eval_step, source, passthrough, GLOBAL_BATCH,
+    preds, targets = exp.predict(state, eval_step, source, passthrough, GLOBAL_BATCH,
                                  desc="eval")
+  scores, labels = preds["scores"], targets["label"]
   ev = exp.config.evaluation
   metrics = evaluate_recognition(scores, labels, list(ev.metrics),
                                  ev.metric_options.to_dict())

@@ -110,13 +110,16 @@ def test_build_blending_errors():
 
 
 def test_train_step_with_mixup_trains():
-  model = build_model(tiny.slowfast(dropout_ratio=0.0))
+  model_cfg = dict(tiny.slowfast(dropout_ratio=0.0),
+                   train_cfg=dict(blending=dict(type="MixupBlending", num_classes=5, alpha=0.2)))
+  model = build_model(model_cfg)
   tx = optax.sgd(0.05, momentum=0.9)
   mesh = mesh_lib.make_mesh((("data", -1),), jax.devices()[:1])
   shape = (1, 16, 32, 32, 3)
   state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + shape), seed=0)
-  blend = build_blending(dict(type="MixupBlending", num_classes=5, alpha=0.2), group_size=4)
-  step = jax.jit(make_train_step(model, tx, lambda s: 0.05, None, blend))
+  task = tiny.task(model_cfg, videos_per_device=4)  # blends within groups of 4
+  assert task.blending is not None
+  step = jax.jit(make_train_step(task, model, tx, lambda s: 0.05))
   rng = np.random.default_rng(0)
   batch = {"imgs": jnp.asarray(rng.integers(0, 256, (8,) + shape), jnp.uint8) / 64,
            "label": jnp.asarray(np.arange(8) % 5, jnp.int32)}

@@ -18,7 +18,8 @@ def setup(mesh):
   tx = optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.05, momentum=0.9))
   state, shardings = create_state(model, tx, mesh, jnp.zeros((1, 3, 32, 32, 3)), seed=0)
   bs = mesh_lib.batch_sharding(mesh)
-  step = jax.jit(make_train_step(model, tx, lambda s: 0.05, NORM),
+  step = jax.jit(make_train_step(tiny.task(tiny.tsn(num_classes=5), NORM), model, tx,
+                                 lambda s: 0.05),
                  in_shardings=(shardings, bs), out_shardings=(shardings, mesh_lib.replicated(mesh)))
   rng = np.random.default_rng(0)
   batch = {"imgs": jax.device_put(rng.integers(0, 256, (8, 3, 32, 32, 3), dtype=np.uint8), bs),

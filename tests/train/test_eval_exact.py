@@ -28,7 +28,8 @@ def reference():
   source = w.FakeSource(max(w.SIZES))
   imgs = np.stack([source[i]["imgs"] for i in range(len(source))])
   labels = np.array([source[i]["label"] for i in range(len(source))])
-  scores = jax.jit(step_lib.make_eval_step(exp.model, exp.norm_cfg))(state, imgs)
+  scores = jax.jit(step_lib.make_predict_step(exp.task, exp.model))(
+      state, {"imgs": imgs})[0]["scores"]
   return state, np.asarray(scores), labels
 
 

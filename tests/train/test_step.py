@@ -7,7 +7,8 @@ from tests.models import tiny
 from vjax.models import build_model
 from vjax.train import mesh as mesh_lib
 from vjax.train.state import create_state
-from vjax.train.step import make_train_step, normalize
+from vjax.tasks.recognition import normalize
+from vjax.train.step import make_train_step
 
 NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 
@@ -29,7 +30,7 @@ def run_steps(mesh, steps, model_cfg, norm_groups=None, sample_shape=SLOWFAST_IN
   batch = fixed_batch(sample_shape)
   state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + sample_shape), seed=0)
   bs = mesh_lib.batch_sharding(mesh)
-  step = jax.jit(make_train_step(model, tx, lambda s: 0.05, NORM),
+  step = jax.jit(make_train_step(tiny.task(model_cfg, NORM), model, tx, lambda s: 0.05),
                  in_shardings=(shardings, bs), out_shardings=(shardings, mesh_lib.replicated(mesh)))
   gb = {k: jax.device_put(v, bs) for k, v in batch.items()}
   losses = []

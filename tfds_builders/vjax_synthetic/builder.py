@@ -164,3 +164,29 @@ def prepare_synthetic(data_dir: str | None = None, preset: str | None = None,
   builder = synthetic_builder(data_dir, preset, **options)
   builder.download_and_prepare(file_format="array_record")
   return builder
+
+
+# What vjax's TFDSDataset reads from this package (see vjax.data.sources.tfds_records).
+UNDECODED = ("video",)
+
+
+def open_builder(data_dir: str | None, builder_config) -> VjaxSynthetic:
+  """``builder_config``: None (tiny), a preset name or a dict of options (with ``preset``)."""
+  if builder_config is None:
+    return synthetic_builder(data_dir, "tiny")
+  if isinstance(builder_config, str):
+    return synthetic_builder(data_dir, builder_config)
+  return synthetic_builder(data_dir, **dict(builder_config))
+
+
+def build_command(builder: VjaxSynthetic) -> str:
+  cfg = builder.builder_config
+  flags = " ".join(f"--{k}={getattr(cfg, k)}" for k in OPTION_NAMES)
+  return (f"python -m tfds_builders.vjax_synthetic --data_dir={builder.data_dir_root} {flags}\n"
+          "(or call vjax.data.prepare_synthetic(data_dir, **options), or set prepare=True)")
+
+
+def results_from_record(record: dict, index: int) -> dict:
+  """A record as MMAction2's keys: encoded frames (decoded later, sampled ones only)."""
+  from vjax.data.sources.tfds_records import video_results  # pylint: disable=g-import-not-at-top
+  return video_results(record, index)

@@ -20,7 +20,6 @@ slightly different model must not load half-way unnoticed.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import pickle
@@ -34,6 +33,9 @@ from flax.core import meta
 
 # Torch keys no vjax variable stands for: BatchNorm's update counter (vjax uses a fixed momentum).
 IGNORED_KEYS = [r"(^|\.)num_batches_tracked$"]
+# timm Swin's buffers, functions of the window geometry that vjax computes itself: the
+# token-pair -> bias-table-row index of each window attention and the shifted blocks' masks.
+IGNORED_KEYS += [r"(^|\.)attn\.relative_position_index$", r"(^|\.)blocks\.\d+\.attn_mask$"]
 
 # vjax (collection, leaf name) -> torch parameter/buffer name; other leaves keep their name.
 TORCH_LEAF = {
@@ -220,39 +222,8 @@ def save_variables(variables: Mapping[str, Any], out_dir: str) -> str:
   return os.path.dirname(path)
 
 
-def parse_args(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", required=True,
-                      help="vjax config file[:arg], or an MMAction2 config .py")
-  parser.add_argument("--checkpoint", required=True, help="MMAction2 .pth/.pt/.npz/.safetensors")
-  parser.add_argument("--out", required=True, help="directory to write; use it as load_from")
-  parser.add_argument("--no-strict", dest="strict", action="store_false",
-                      help="load what maps; keep initial values for the rest and list them")
-  parser.add_argument("--allow-pickle", action="store_true",
-                      help="let torch.load unpickle non-tensor objects (trusted files only)")
-  return parser.parse_args(argv)
-
-
-def main(argv=None) -> str:
-  """Converts and writes the checkpoint; returns the directory to use as ``load_from``."""
-  from vjax.inference import init_recognizer  # pylint: disable=g-import-not-at-top
-  args = parse_args(argv)
-  rec = init_recognizer(args.config, args.checkpoint, strict=args.strict,
-                        allow_pickle=args.allow_pickle)
-  report = rec.report
-  for title, items in (("unexpected torch keys (skipped)", report.unexpected),
-                       ("vjax variables left at their initial values", report.missing),
-                       ("shape mismatches (skipped)", report.mismatched)):
-    if items:
-      print(f"{title}: {len(items)}\n  " + "\n  ".join(items))
-  out = save_variables(rec.variables, args.out)
-  print(f"Wrote {report.loaded} arrays from {args.checkpoint} to {out}; use it with "
-        f"--config.load_from={out}")
-  return out
-
-
 if __name__ == "__main__":
-  try:
-    main(sys.argv[1:])
-  except (FileNotFoundError, FileExistsError, ImportError, KeyError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  # The command lives with the code that builds models (vjax.convert.load), which imports
+  # this module's converter; this module imports nothing of vjax's models or tasks.
+  from vjax.convert.load import run_cli  # pylint: disable=g-import-not-at-top
+  run_cli(sys.argv[1:])

@@ -157,6 +157,24 @@ def _pipelines(split) -> list[list]:
   return []
 
 
+# Op names MMAction2's own configs use but 0.24.1 never registers, and what they meant.
+OP_RENAMES = {
+    # The raw-audio config asks for it; MMAction2 raises KeyError on it (issues #886, #1533,
+    # where the maintainers point to MelSpectrogram).
+    "MelLogSpectrogram": "MelSpectrogram",
+}
+
+
+def _rename_ops(splits: list, notes: list[str]) -> None:
+  for p in (p for s in splits for p in _pipelines(s)):
+    for op in p:
+      new = OP_RENAMES.get(op.get("type"))
+      if new:
+        notes.append(f"pipeline op {op['type']} (not registered in MMAction2 0.24.1) runs as "
+                     f"{new}")
+        op["type"] = new
+
+
 def _move_normalize(splits: list, notes: list[str]):
   """Takes the shared Normalize out of every pipeline; returns its img_norm_cfg (or None)."""
   pipelines = [p for s in splits for p in _pipelines(s)]
@@ -194,6 +212,7 @@ def _move_normalize(splits: list, notes: list[str]):
 def _data_fields(data: dict, conv: Conversion):
   data = copy.deepcopy(data)
   splits = {k: data.pop(k) for k in ("train", "val", "test") if k in data}
+  _rename_ops(list(splits.values()), conv.notes)
   norm = _move_normalize(list(splits.values()), conv.notes)
   out = []
   if "videos_per_gpu" in data:

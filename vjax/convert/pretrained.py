@@ -309,6 +309,11 @@ def backbone_variables(cfg: Mapping[str, Any], target: Mapping[str, Any]):
 
   backbone = build_model(cfg)  # unbound: only its configuration is read
   source = getattr(backbone, "pretrained", None)
+  if source is True:  # torchvision./timm. backbones: "download the library's ImageNet weights"
+    raise ValueError(f"{cfg['type']}: pretrained=True asks the backbone's library to download "
+                     "its ImageNet weights, and vjax downloads nothing; download them and set "
+                     "pretrained to the local .pth/.npz/.safetensors file, or set "
+                     "pretrained=False (or load_from) to start without them")
   if source is not None and not isinstance(source, str):
     raise TypeError(f"{cfg['type']}: pretrained must be a str or None, got {source!r}")
 
@@ -370,6 +375,7 @@ def wants_pretrained(model_cfg: Mapping[str, Any]) -> bool:
   """Whether the config names a checkpoint for its backbone (or a SlowFast pathway)."""
   from vjax.registry import to_dict  # pylint: disable=g-import-not-at-top
   backbone = to_dict(model_cfg).get("backbone") or {}
-  return any(isinstance(b.get("pretrained"), str) and b.get("pretrained")
+  return any((isinstance(b.get("pretrained"), str) and b.get("pretrained"))
+             or b.get("pretrained") is True
              for b in (backbone, backbone.get("slow_pathway") or {},
                        backbone.get("fast_pathway") or {}) if isinstance(b, Mapping))

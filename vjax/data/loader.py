@@ -44,6 +44,8 @@ ON_ERROR = ("raise", "skip")
 # run of failures means a setup problem (wrong data_prefix, a broken pipeline), not bad files.
 _MAX_SUBSTITUTES = 64
 _BAD_KEY = "_bad_samples"  # Batch entry that carries skipped samples out of grain workers.
+# Added to evaluation batches: ``valid`` (False on padding rows), ``index`` (dataset index).
+RESERVED_KEYS = ("valid", "index")
 
 
 class SampleError(RuntimeError):
@@ -71,8 +73,21 @@ _SHM_MIN_BYTES = 1 << 20
 def _stack(key: str, values: Sequence[Any]) -> np.ndarray:
   """The batch array of ``key``. In a grain worker a large batch is stacked straight into
   shared memory, which grain then hands to the main process without its own copy (a
-  38 MB SlowFast batch of 8 would otherwise be written twice and fault in twice)."""
+  38 MB SlowFast batch of 8 would otherwise be written twice and fault in twice).
+
+  Values that are not arrays (``Collect``'s meta dicts, file names) become a 1-D object
+  array: host-side fields that ``split_host_fields`` keeps off the device. Arrays of
+  different shapes are an error: a variable-size field needs padding (``PadTo``)."""
+  if any(isinstance(v, (Mapping, str, bytes)) for v in values):
+    out = np.empty(len(values), object)
+    out[:] = list(values)
+    return out
   arrays = [np.asarray(v) for v in values]
+  shapes = {a.shape for a in arrays}
+  if len(shapes) > 1:
+    raise ValueError(f"batch key {key!r} has samples of shapes {sorted(shapes)}; a batch needs "
+                     f"one shape per key: pad variable-size fields to a fixed maximum with "
+                     f"the PadTo pipeline op (it adds a validity mask)")
   first = arrays[0]
   out = None
   if (_IN_WORKER and first.nbytes * len(arrays) >= _SHM_MIN_BYTES and not first.dtype.hasobject
@@ -86,26 +101,43 @@ def _stack(key: str, values: Sequence[Any]) -> np.ndarray:
   return arr
 
 
+def split_host_fields(batch: Mapping[str, Any]) -> tuple[dict, dict]:
+  """``(device fields, host fields)``: numeric and bool arrays go to the accelerator;
+  object arrays (meta dicts, names) stay on the host."""
+  device, host = {}, {}
+  for k, v in batch.items():
+    (host if np.asarray(v).dtype.hasobject else device)[k] = v
+  return device, host
+
+
 class _SampleLoader:
-  """source[i] -> pipeline -> the selected keys. Picklable; lives in grain workers.
+  """source[i] -> pipeline -> the kept keys. Picklable; lives in grain workers.
+
+  ``keys=None`` keeps every key the pipeline returns: its ``Collect`` decides a batch's keys.
 
   Called as ``loader(index, rng_for)`` where ``rng_for(i)`` is sample ``i``'s
   rng; returns ``(sample, skipped)``. ``skipped`` lists ``(name, error)`` of the
   requested sample when ``on_error='skip'`` replaced it by a later one.
   """
 
-  def __init__(self, source, pipeline, keys: Sequence[str], on_error: str = "raise"):
+  def __init__(self, source, pipeline, keys: Sequence[str] | None, on_error: str = "raise"):
     if on_error not in ON_ERROR:
       raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     self.source = source
     self.pipeline = pipeline
-    self.keys = tuple(keys)
+    self.keys = None if keys is None else tuple(keys)
     self.on_error = on_error
 
   def _load(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
     results = self.pipeline(self.source[index], rng)
     if results is None:
       raise ValueError("the pipeline returned None")
+    if self.keys is None:
+      reserved = [k for k in RESERVED_KEYS if k in results]
+      if reserved:
+        raise KeyError(f"pipeline output has {reserved}, which the loader adds itself to "
+                       f"evaluation batches; rename them (Rename op)")
+      return dict(results)
     missing = [k for k in self.keys if k not in results]
     if missing:
       raise KeyError(f"pipeline output lacks keys {missing}; it has {sorted(results)}")
@@ -136,7 +168,7 @@ class _SampleLoader:
         f"{skipped[0][1]}{last or ''}")
 
 
-def example_sample(source, pipeline_cfg, keys: Sequence[str] = ("imgs",),
+def example_sample(source, pipeline_cfg, keys: Sequence[str] | None = ("imgs",),
                    on_error: str = "raise") -> dict[str, Any]:
   """One processed sample (index 0, or the next loadable one under ``on_error='skip'``):
   what model initialisation needs to know the input shape."""
@@ -198,7 +230,7 @@ class _TrainBatch:
           index, lambda i, e=epoch: np.random.default_rng([self.seed, _TRAIN, e, i]))
       samples.append(sample)
       skipped.extend(bad)
-    batch = {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
+    batch = {k: _stack(k, [s[k] for s in samples]) for k in samples[0]}
     return _with_skipped(batch, skipped)
 
 
@@ -216,7 +248,7 @@ def _sample_weights(source, size: int) -> np.ndarray | None:
 
 
 class _EvalBatch:
-  """step -> this process's eval batch, padded past the dataset's end with ``mask`` False."""
+  """step -> this process's eval batch, padded past the dataset's end with ``valid`` False."""
 
   def __init__(self, loader: _SampleLoader, size: int, global_batch_size: int,
                process_index: int, local_batch_size: int):
@@ -237,8 +269,8 @@ class _EvalBatch:
     # a padding load's skips are not counted (the sample is counted where it is real).
     filler = next(iter(real.values()))[0] if real else self._load(start % self.size)[0]
     samples = [real[g][0] if g in real else filler for g in positions]
-    batch = {k: _stack(k, [s[k] for s in samples]) for k in self.loader.keys}
-    batch["mask"] = np.array([g < self.size for g in positions], dtype=bool)
+    batch = {k: _stack(k, [s[k] for s in samples]) for k in samples[0]}
+    batch["valid"] = np.array([g < self.size for g in positions], dtype=bool)
     batch["index"] = np.array([g if g < self.size else -1 for g in positions], dtype=np.int64)
     return _with_skipped(batch, [b for _, bad in real.values() for b in bad])
 
@@ -385,7 +417,7 @@ class DataIterator(grain.DatasetIterator):
 
 def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: int,
                         worker_count: int = 0, process_index: int = 0, process_count: int = 1,
-                        keys: Sequence[str] = ("imgs", "label"), worker_buffer_size: int = 2,
+                        keys: Sequence[str] | None = None, worker_buffer_size: int = 2,
                         read_threads: int = 1, prefetch: int = 2,
                         on_error: str = "raise") -> DataIterator:
   """Infinite training iterator over this process's share of each global batch.
@@ -394,8 +426,9 @@ def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: i
   epoch), or ``len(source)`` weighted draws if the source has
   ``sample_weights()`` (``sample_by_class``); epochs run back to back, so a
   batch can straddle an epoch boundary.
-  Yields ``{key: array}`` with ``global_batch_size // process_count`` rows
-  (``imgs`` as produced by the pipeline, usually uint8; ``label`` int32).
+  Yields ``{key: array}`` with ``global_batch_size // process_count`` rows for the kept
+  keys (``keys``, or by default all that the pipeline's ``Collect`` keeps: ``imgs`` as
+  produced by the pipeline, usually uint8; integer labels as int32).
   ``pipeline_cfg`` is a list of op dicts or a ``Compose``. ``on_error`` is
   'raise' or 'skip' (see the module docstring).
   """
@@ -418,24 +451,26 @@ def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: i
 
 def make_eval_iterator(source, pipeline_cfg, *, global_batch_size: int, worker_count: int = 0,
                        process_index: int = 0, process_count: int = 1,
-                       keys: Sequence[str] = ("imgs", "label"), worker_buffer_size: int = 2,
+                       keys: Sequence[str] | None = None, worker_buffer_size: int = 2,
                        read_threads: int = 1, prefetch: int = 2,
                        on_error: str = "raise") -> DataIterator:
   """Finite iterator that visits every sample exactly once, in dataset order.
 
   Global batch ``s`` holds positions ``s*G .. s*G+G-1``; this process gets its
   contiguous ``G // process_count`` slice. Positions past the end are padding:
-  ``mask`` False and ``index`` -1 (their other values repeat a real sample).
+  ``valid`` False and ``index`` -1 (their other values repeat a real sample).
   Every process yields ``num_batches = ceil(len(source) / G)`` batches, each with
-  ``keys`` plus ``mask`` (bool) and ``index`` (int64 dataset index), which are
-  always added (listing them in ``keys`` is allowed). With ``on_error='skip'``
+  the kept keys (``keys``, or by default all that the pipeline's ``Collect`` keeps) plus
+  ``valid`` (bool) and ``index`` (int64 dataset index), which are always added (listing them
+  in ``keys`` is allowed). With ``on_error='skip'``
   a failed sample's row holds the next loadable sample (its label too) under the
   failed ``index``; the skips are counted and logged, and summarised when the
   pass ends, since they change what the metrics measure.
   """
   size = len(source)
   local = _check_sharding(global_batch_size, process_index, process_count)
-  keys = [k for k in keys if k not in ("mask", "index")]  # Added by the loader itself.
+  if keys is not None:  # the loader adds these itself
+    keys = [k for k in keys if k not in RESERVED_KEYS]
   loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
   num_batches = math.ceil(size / global_batch_size)
   batch_fn = _EvalBatch(loader, size, global_batch_size, process_index, local)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from vjax.data.pipeline import PIPELINES, as_rng, get_imgs, pair
+from vjax.data.ops_base import PIPELINES, as_rng, get_imgs, pair
 
 _INTERP = {
     "nearest": cv2.INTER_NEAREST,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vjax.data.pipeline import PIPELINES, as_rng, get_imgs
+from vjax.data.ops_base import PIPELINES, as_rng, get_imgs
 
 # MMAction2's grey weights (ITU-R 601 luma, as torchvision uses).
 _GREY = np.array([0.2989, 0.587, 0.114], np.float32)

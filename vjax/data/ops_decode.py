@@ -20,7 +20,7 @@ import warnings
 import cv2
 import numpy as np
 
-from vjax.data.pipeline import PIPELINES
+from vjax.data.ops_base import PIPELINES
 
 
 class VideoDecodeError(ValueError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vjax.data.pipeline import PIPELINES, get_imgs
+from vjax.data.ops_base import PIPELINES, get_imgs
 
 _DEFAULT_META_KEYS = ("filename", "label", "original_shape", "img_shape", "pad_shape",
                       "flip_direction", "img_norm_cfg")
@@ -92,6 +92,59 @@ class Collect:
   def __repr__(self) -> str:
     return (f"{type(self).__name__}(keys={self.keys}, meta_keys={self.meta_keys}, "
             f"nested={self.nested})")
+
+
+@PIPELINES.register
+class PadTo:
+  """Pads variable-size fields along their first axis to a fixed size, adding a mask, so
+  every batch has static shapes and one compiled step serves them all (boxes, proposals,
+  persons, ground-truth segments, labels per box).
+
+  ``sizes`` maps each key to its maximum, e.g. ``dict(gt_bboxes=32, gt_labels=32)``; each
+  key gets ``<key>_mask`` (bool, True on real rows) unless ``mask_keys`` names one shared
+  mask per group of keys that count the same rows (``dict(gt_bboxes='gt_mask',
+  gt_labels='gt_mask')``). More rows than the maximum is an error naming the key, unless
+  ``truncate=True`` keeps the first ones.
+  """
+
+  def __init__(self, sizes, pad_value=0, mask_keys=None, truncate=False):
+    self.sizes = {k: int(v) for k, v in dict(sizes).items()}
+    bad = {k: v for k, v in self.sizes.items() if v < 1}
+    if bad:
+      raise ValueError(f"PadTo: sizes must be >= 1, got {bad}")
+    self.pad_value = pad_value
+    self.mask_keys = {k: f"{k}_mask" for k in self.sizes}
+    self.mask_keys.update(dict(mask_keys or {}))
+    self.truncate = truncate
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    masks: dict[str, np.ndarray] = {}
+    for key, size in self.sizes.items():
+      if key not in results:
+        raise KeyError(f"PadTo: {key!r} not in results (available: {sorted(results)})")
+      x = np.asarray(results[key])
+      if x.ndim == 0:
+        raise ValueError(f"PadTo: {key!r} is a scalar; it pads along a first axis of rows")
+      n = len(x)
+      if n > size:
+        if not self.truncate:
+          raise ValueError(f"PadTo: {key!r} has {n} rows, more than its maximum {size}; raise "
+                           f"sizes[{key!r}] in the pipeline config or set truncate=True")
+        x, n = x[:size], size
+      out = np.full((size,) + x.shape[1:], self.pad_value, dtype=x.dtype)
+      out[:n] = x
+      results[key] = out
+      mask = np.arange(size) < n
+      name = self.mask_keys[key]
+      if name in masks and not np.array_equal(masks[name], mask):
+        raise ValueError(f"PadTo: keys sharing the mask {name!r} have different row counts")
+      masks[name] = mask
+    results.update(masks)
+    return results
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(sizes={self.sizes}, pad_value={self.pad_value}, "
+            f"mask_keys={self.mask_keys}, truncate={self.truncate})")
 
 
 @PIPELINES.register

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from vjax.data.ops_augment import _check_no_boxes
-from vjax.data.pipeline import PIPELINES, as_rng, get_imgs
+from vjax.data.ops_base import PIPELINES, as_rng, get_imgs
 
 Transform = Callable[[np.ndarray], np.ndarray]
 Draw = Callable[[np.random.Generator], Transform]

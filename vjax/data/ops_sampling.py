@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from vjax.data.pipeline import PIPELINES, as_rng
+from vjax.data.ops_base import PIPELINES, as_rng
 
 
 @PIPELINES.register

@@ -14,14 +14,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from vjax.registry import Registry
-
-PIPELINES = Registry("pipeline op")
-
-
-def as_rng(rng: np.random.Generator | None) -> np.random.Generator:
-  """``rng`` itself, or a fresh unseeded generator when the caller gave none."""
-  return rng if rng is not None else np.random.default_rng()
+# Importing the op modules registers their ops in PIPELINES.
+from vjax.data import (ops_audio, ops_augment, ops_color, ops_decode,  # noqa: F401
+                       ops_format, ops_imgaug, ops_labels, ops_sampling)
+from vjax.data.ops_base import PIPELINES, as_rng, get_imgs, pair  # noqa: F401
 
 
 def _takes_rng(op: Callable) -> bool:
@@ -60,29 +56,3 @@ class Compose:
   def __repr__(self) -> str:
     body = "".join(f"\n    {op!r}," for op, _ in self.transforms)
     return f"Compose([{body}\n])"
-
-
-def get_imgs(results: dict) -> np.ndarray:
-  """``results['imgs']`` as one stacked array (lists from MMAction2-style ops are stacked)."""
-  imgs = results["imgs"]
-  if not isinstance(imgs, np.ndarray):
-    imgs = np.stack(imgs) if len(imgs) else np.zeros((0, 0, 0, 0), np.uint8)
-    results["imgs"] = imgs
-  return imgs
-
-
-def pair(x) -> tuple:
-  """``x`` as a 2-tuple: an int ``n`` becomes ``(n, n)``."""
-  if isinstance(x, (int, np.integer)):
-    return (int(x), int(x))
-  x = tuple(x)
-  if len(x) != 2:
-    raise ValueError(f"Expected an int or a pair, got {x!r}")
-  return x
-
-
-# Importing the op modules registers their ops (they import PIPELINES from here).
-# pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
-from vjax.data import (ops_augment, ops_color, ops_decode, ops_format,  # noqa: E402,F401
-                       ops_imgaug, ops_sampling)
-from vjax.data import ops_audio  # noqa: E402,F401

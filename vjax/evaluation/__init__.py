@@ -12,14 +12,15 @@ from vjax.evaluation.localization import (ActivityNetLocalization,
                                           average_recall_at_avg_proposals,
                                           interpolated_precision_recall, pairwise_temporal_iou)
 from vjax.evaluation.metrics import (confusion_matrix, evaluate_recognition, get_weighted_score,
-                                     mean_average_precision, mean_class_accuracy,
-                                     mmit_mean_average_precision, softmax, top_k_accuracy,
-                                     top_k_classes)
+                                     hvu_mean_average_precision, mean_average_precision,
+                                     mean_class_accuracy, mmit_mean_average_precision, softmax,
+                                     top_k_accuracy, top_k_classes)
 
 __all__ = [
     'ActivityNetLocalization', 'average_precision_at_temporal_iou',
     'average_recall_at_avg_proposals', 'ava_eval', 'confusion_matrix', 'evaluate_recognition',
-    'get_weighted_score', 'interpolated_precision_recall', 'mean_average_precision',
-    'mean_class_accuracy', 'mmit_mean_average_precision', 'pairwise_temporal_iou',
-    'read_labelmap', 'results2csv', 'softmax', 'top_k_accuracy', 'top_k_classes'
+    'get_weighted_score', 'hvu_mean_average_precision', 'interpolated_precision_recall',
+    'mean_average_precision', 'mean_class_accuracy', 'mmit_mean_average_precision',
+    'pairwise_temporal_iou', 'read_labelmap', 'results2csv', 'softmax', 'top_k_accuracy',
+    'top_k_classes'
 ]

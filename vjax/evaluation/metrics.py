@@ -15,9 +15,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = [
-    'confusion_matrix', 'evaluate_recognition', 'get_weighted_score', 'mean_average_precision',
-    'mean_class_accuracy', 'mmit_mean_average_precision', 'softmax', 'top_k_accuracy',
-    'top_k_classes'
+    'confusion_matrix', 'evaluate_recognition', 'get_weighted_score',
+    'hvu_mean_average_precision', 'mean_average_precision', 'mean_class_accuracy',
+    'mmit_mean_average_precision', 'softmax', 'top_k_accuracy', 'top_k_classes'
 ]
 
 
@@ -177,6 +177,65 @@ def mmit_mean_average_precision(scores, labels) -> float:
   """
   scores, labels = _as_score_matrix(scores), _many_hot(labels)
   return float(np.mean([_binary_average_precision(s, t == 1) for s, t in zip(scores, labels)]))
+
+
+def hvu_mean_average_precision(scores, labels, tag_categories: Sequence[str],
+                               tag_category_nums: Sequence[int],
+                               category_mask=None) -> 'OrderedDict[str, float]':
+  """HVU's per-category mAP, keyed ``{category}_mAP`` in category order (MMAction2's
+  ``HVUDataset.evaluate``): for each category, ``mean_average_precision`` over the videos
+  annotated with it, on that category's slice of the scores.
+
+  Args:
+    scores: (num_videos, num_tags) scores, the tags of ``tag_categories`` laid out one
+      category after another (``tag_category_nums`` tags each).
+    labels: either the annotations as HVUDataset reads them, one dict per video mapping a
+      category to its tag indices within the category (a category absent from the dict is
+      not annotated; other keys are ignored), or (num_videos, num_tags) many-hot rows as
+      ``LoadHVULabel`` emits them, with ``category_mask`` (num_videos, num_categories) saying
+      which categories each video has (default: all).
+    tag_categories, tag_category_nums: the layout, as HVUDataset's arguments.
+
+  A category no video is annotated with gets NaN (MMAction2 raises).
+  """
+  categories, nums = list(tag_categories), [int(n) for n in tag_category_nums]
+  if len(categories) != len(nums):
+    raise ValueError(f'{len(categories)} tag_categories but {len(nums)} tag_category_nums')
+  scores = _as_score_matrix(scores)
+  if scores.shape[1] != sum(nums):
+    raise ValueError(f'scores have {scores.shape[1]} tags but tag_category_nums {nums} sum to '
+                     f'{sum(nums)}')
+  starts = np.concatenate([[0], np.cumsum(nums)[:-1]]).astype(int)
+  if len(labels) != len(scores):
+    raise ValueError(f'{len(scores)} score rows but {len(labels)} labels')
+  if len(labels) and isinstance(labels[0], Mapping):
+    if category_mask is not None:
+      raise ValueError('category_mask goes with many-hot labels, not label dicts')
+    annotated = np.array([[c in label for c in categories] for label in labels], bool)
+    many_hot = np.zeros(scores.shape)
+    for row, label in enumerate(labels):
+      for c, (category, start, num) in enumerate(zip(categories, starts, nums)):
+        if annotated[row, c]:
+          tags = np.asarray(label[category], dtype=np.int64).reshape(-1)
+          if tags.size and (tags.min() < 0 or tags.max() >= num):
+            raise ValueError(f'video {row}: {category} tags {tags.tolist()} outside [0, {num})')
+          many_hot[row, start + tags] = 1.0
+  else:
+    many_hot = _many_hot(labels)
+    if many_hot.shape != scores.shape:
+      raise ValueError(f'labels {many_hot.shape} must match scores {scores.shape}')
+    annotated = (np.ones((len(scores), len(categories)), bool) if category_mask is None else
+                 np.asarray(category_mask) > 0.5)
+    if annotated.shape != (len(scores), len(categories)):
+      raise ValueError(f'category_mask {annotated.shape} must be ({len(scores)}, '
+                       f'{len(categories)})')
+  results: OrderedDict[str, float] = OrderedDict()
+  for c, (category, start, num) in enumerate(zip(categories, starts, nums)):
+    rows = annotated[:, c]
+    results[f'{category}_mAP'] = (mean_average_precision(
+        scores[rows, start:start + num], many_hot[rows, start:start + num])
+                                  if rows.any() else float('nan'))
+  return results
 
 
 def get_weighted_score(score_list, coeff_list) -> list[np.ndarray]:

@@ -1,9 +1,18 @@
 """Recognizers: backbone (+ neck) + head over a batch of views, as MMAction2's Recognizer2D,
 Recognizer3D and AudioRecognizer.
 
-All return per-view class scores shaped (N, V, num_classes); ``average_clips`` reduces the
-view axis the way ``test_cfg.average_clips`` asks. Inputs are already normalised float
-arrays, channels-last.
+Entry points, all on already normalised float inputs, channels-last:
+
+* ``__call__(x, train)``: per-view class scores (N, V, num_classes) (pooled features
+  (N, V, C) for a model built without ``cls_head``, as MMAction2's feature-extraction configs);
+* ``forward_train(x)``: the train-mode outputs the losses need, ``{'cls_score', 'aux_cls_score'
+  (TPN)}``, explicitly rather than through sown intermediates;
+* ``extract_features(x)``: pooled backbone (+ neck) features (N, V, C), MMAction2's
+  ``feature_extraction``;
+* ``test_scores``: (N, V, K) -> (N, K) per ``test_cfg.average_clips``.
+
+The losses are pure functions next to their heads (``heads.base.cls_loss``,
+``necks.tpn.aux_loss``); ``vjax.tasks`` combines them.
 """
 
 from __future__ import annotations
@@ -17,7 +26,6 @@ import jax.numpy as jnp
 
 from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.losses import aux_head_loss, head_loss
 
 
 def average_clips(scores, mode: str | None):
@@ -60,7 +68,7 @@ def _unchunk_views(feat, n: int, v: int):
 
 class _Recognizer(nn.Module):
   backbone: Mapping[str, Any]
-  cls_head: Mapping[str, Any]
+  cls_head: Mapping[str, Any] | None = None
   neck: Mapping[str, Any] | None = None
   train_cfg: Mapping[str, Any] | None = None
   test_cfg: Mapping[str, Any] | None = None
@@ -77,7 +85,32 @@ class _Recognizer(nn.Module):
     return MODELS.build(self.neck, norm_groups=self.norm_groups, dtype=self.dtype, name="neck")
 
   def build_head(self):
+    if self.cls_head is None:
+      return None
     return MODELS.build(self.cls_head, dtype=self.dtype, name="cls_head")
+
+  def __call__(self, x, train: bool = False):
+    """Per-view scores (N, V, K); without a ``cls_head``, pooled features (N, V, C)."""
+    return self._apply(x, train, "scores")
+
+  def forward_train(self, x):
+    """Train-mode outputs: ``cls_score`` (N, V, K) and, with TPN's auxiliary head,
+    ``aux_cls_score`` (rows = N * views)."""
+    return self._apply(x, True, "train")
+
+  def extract_features(self, x):
+    """Pooled backbone (+ neck) features (N, V, C) in test mode (no head), as MMAction2's
+    ``feature_extraction`` returns them before averaging over views."""
+    return self._apply(x, False, "features")
+
+  def _apply(self, x, train: bool, output: str):
+    raise NotImplementedError
+
+  @staticmethod
+  def _outputs(scores, aux, output: str):
+    if output != "train":
+      return scores
+    return {"cls_score": scores} if aux is None else {"cls_score": scores, "aux_cls_score": aux}
 
   @nn.nowrap
   def frozen_mask(self, params):
@@ -88,19 +121,6 @@ class _Recognizer(nn.Module):
     if is_frozen is None:
       return jax.tree.map(lambda _: False, params)
     return freeze.mask(params, is_frozen, prefix=("backbone",))
-
-  def loss(self, scores, labels, weights=None, intermediates=None):
-    """Mean classification loss of (N, V, K) scores; labels (N,) or (N, K), repeated per view.
-
-    ``intermediates`` (the train forward's sown values) adds TPN's auxiliary-head loss.
-    """
-    n, v, k = scores.shape
-    total = head_loss(self.cls_head, scores.reshape(n * v, k), jnp.repeat(labels, v, axis=0),
-                      None if weights is None else jnp.repeat(weights, v, axis=0))
-    aux = ((intermediates or {}).get("neck") or {}).get("aux_cls_score")
-    if aux is not None:
-      total = total + aux_head_loss(self.neck["aux_head_cfg"], aux[0], labels, weights)
-    return total
 
   def max_testing_views(self) -> int | None:
     views = (self.test_cfg or {}).get("max_testing_views")
@@ -127,21 +147,9 @@ class _Recognizer(nn.Module):
     _, feats = scan(backbone, None, _chunk_views(imgs, chunk))
     return jax.tree.map(lambda f: _unchunk_views(f, n, v), feats)
 
-  def extracting_features(self, train: bool) -> bool:
-    """``test_cfg.feature_extraction``: eval forwards return pooled backbone (+ neck) features
-    (N, V, C) instead of scores, as MMAction2's forward_test does for its feature tools."""
-    # init still builds the head, so a feature run restores the trained checkpoint as is.
-    return (not train and not self.is_initializing() and
-            bool((self.test_cfg or {}).get("feature_extraction")))
-
   def test_scores(self, scores):
-    """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires.
-
-    With ``feature_extraction`` the rows are features and are averaged over views, as
-    MMAction2 averages them (before any head)."""
+    """(N, V, K) -> (N, K) per ``test_cfg.average_clips``, which MMAction2 requires."""
     cfg = self.test_cfg or {}
-    if cfg.get("feature_extraction"):
-      return scores.mean(axis=1)
     if "average_clips" not in cfg:
       raise KeyError("test_cfg must define 'average_clips' ('score', 'prob' or None), as in "
                      "MMAction2")
@@ -182,16 +190,17 @@ class Recognizer3D(_Recognizer):
   """
 
   @nn.compact
-  def __call__(self, imgs, train: bool = False):
+  def _apply(self, imgs, train: bool, output: str):
     n, v = imgs.shape[:2]
     feat = self.extract_feat(self.build_backbone(), imgs, train)
-    neck = self.build_neck()
+    neck, aux = self.build_neck(), None
     if neck is not None:
-      feat = neck(feat if isinstance(feat, tuple) else (feat,), train)
-    if self.extracting_features(train):
-      return _pooled(feat, n)  # (N, V, C): per-view features, averaged by test_scores
-    scores = self.build_head()(feat, train=train)
-    return scores.reshape(n, v, -1)
+      feat, aux = neck(feat if isinstance(feat, tuple) else (feat,), train)
+    head = None if output == "features" else self.build_head()
+    if head is None:
+      return _pooled(feat, n)  # (N, V, C): per-view features
+    scores = head(feat, train=train)
+    return self._outputs(scores.reshape(n, v, -1), aux, output)
 
 
 @MODELS.register
@@ -210,10 +219,11 @@ class Recognizer2D(_Recognizer):
   """
 
   @nn.compact
-  def __call__(self, imgs, train: bool = False):
+  def _apply(self, imgs, train: bool, output: str):
     n, s = imgs.shape[:2]
-    backbone, neck, head = self.build_backbone(), self.build_neck(), self.build_head()
-    if not train and (self.test_cfg or {}).get("fcn_test"):
+    backbone, neck = self.build_backbone(), self.build_neck()
+    head = None if output == "features" else self.build_head()
+    if head is not None and not train and (self.test_cfg or {}).get("fcn_test"):
       return self.fcn_test_scores(backbone, neck, head, imgs)
     chunk, segments = self.max_testing_views(), getattr(backbone, "num_segments", None)
     if chunk and segments and chunk < s and chunk % segments:
@@ -221,17 +231,17 @@ class Recognizer2D(_Recognizer):
       raise ValueError(f"test_cfg.max_testing_views={chunk} must be a multiple of the "
                        f"backbone's num_segments={segments}")
     feat = self.extract_feat(backbone, imgs, train)
-    num_segs = s
+    num_segs, aux = s, None
     if neck is not None:
-      feat = neck(_as_clips(feat, s), train)
+      feat, aux = neck(_as_clips(feat, s), train)
       if feat.shape[1] == 1:  # MMAction2 squeezes a length-1 time axis
         feat = feat[:, 0]
       num_segs = 1
-    if self.extracting_features(train):
+    if head is None:
       # MMAction2 averages the features of all S frames (segments and crops) of a video.
       return _pooled(feat, n).mean(axis=1, keepdims=True)
     scores = head(feat, num_segs=num_segs, train=train)
-    return scores.reshape(n, -1, scores.shape[-1])
+    return self._outputs(scores.reshape(n, -1, scores.shape[-1]), aux, output)
 
   def test_scores(self, scores):
     if (self.test_cfg or {}).get("fcn_test"):
@@ -248,7 +258,7 @@ class Recognizer2D(_Recognizer):
       imgs = jnp.flip(imgs, axis=-2)  # width
     clips = _as_clips(self.extract_feat(backbone, imgs, False), num_segs)
     if neck is not None:
-      x = neck(clips, False)
+      x, _ = neck(clips, False)
     elif len(clips) == 1:
       x = clips[0]
     else:
@@ -262,10 +272,10 @@ class AudioRecognizer(_Recognizer):
   """audios (N, V, T, F, C): every view is a spectrogram clip through a 2D backbone."""
 
   @nn.compact
-  def __call__(self, audios, train: bool = False):
-    if self.extracting_features(train):
+  def _apply(self, audios, train: bool, output: str):
+    if output == "features" or self.cls_head is None:
       raise NotImplementedError("MMAction2's AudioRecognizer has no feature_extraction mode")
     n, v = audios.shape[:2]
     feat = self.extract_feat(self.build_backbone(), audios, train)
     scores = self.build_head()(feat, train=train)
-    return scores.reshape(n, v, -1)
+    return self._outputs(scores.reshape(n, v, -1), None, output)

@@ -7,8 +7,6 @@ then the step loop. Every process runs this same code; only process 0 writes log
 from __future__ import annotations
 
 import os
-import pickle
-import json
 import signal
 import time
 from typing import Any
@@ -20,13 +18,10 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
-from vjax import evaluation
-from vjax.convert import pretrained
+from vjax import tasks
 from vjax.data import loader as data_loader
 from vjax.data import sources
-from vjax.models import build_model
 from vjax.train import mesh as mesh_lib
-from vjax.train.blending import build_blending
 from vjax.train import optim
 from vjax.train import step as step_lib
 from vjax.train.checkpoint import Checkpointer, load_params
@@ -35,7 +30,8 @@ from vjax.train.state import TrainState, abstract_state, create_state
 
 
 class Experiment:
-  """Everything built from a config that train, eval and test share."""
+  """Everything built from a config that train, eval and test share: the mesh, the task and
+  its model, batch sizes, and the prediction pass every evaluator reads."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
     self.config = config
@@ -46,69 +42,103 @@ class Experiment:
     norm_groups = self.dp if config.bn_stats == "per_device" else None
     if config.bn_stats not in ("sync", "per_device"):
       raise ValueError(f"bn_stats must be 'sync' or 'per_device', got {config.bn_stats!r}")
-    self.model = build_model(config.model, norm_groups=norm_groups,
-                             dtype=jnp.dtype(config.dtype))
-    self.norm_cfg = config.data.img_norm_cfg.to_dict() if config.data.img_norm_cfg else None
+    self.task = tasks.build_task(config)
+    self.model = self.task.build_model(norm_groups=norm_groups, dtype=jnp.dtype(config.dtype))
     self.train_batch = config.data.videos_per_device * self.dp
     self.test_batch = config.data.test_videos_per_device * self.dp
 
   def source(self, split: str):
     return sources.build_split(self.config.data[split])
 
-  def init_state(self, tx, sample_imgs):
-    return create_state(self.model, tx, self.mesh, jnp.asarray(sample_imgs, jnp.float32),
-                        self.config.seed, self.config.sharding_rules)
+  def init_state(self, tx, sample_input):
+    """``sample_input``: the model's example input(s), e.g. ``task.init_inputs(sample)``."""
+    return create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
+                        self.config.sharding_rules)
 
   def iterator_kwargs(self, batch_size):
     return dict(global_batch_size=batch_size, worker_count=self.config.data.workers,
                 process_index=jax.process_index(), process_count=self.process_count,
                 on_error=self.config.data.on_error)
 
-  def sample_input(self, source, pipeline):
-    """A zero batch of one, shaped like the pipeline's output (for initialisation)."""
-    imgs = data_loader.example_sample(source, pipeline, on_error=self.config.data.on_error)
-    return np.zeros((1,) + np.asarray(imgs["imgs"]).shape, np.float32)
+  def sample_input(self, source, pipeline) -> tuple:
+    """The task's example inputs, shaped like one processed sample (for initialisation)."""
+    sample = data_loader.example_sample(source, pipeline, keys=None,
+                                        on_error=self.config.data.on_error)
+    return self.task.init_inputs(sample)
+
+  def make_eval_step(self, state_shardings, predictor: str = "predict"):
+    """The jitted predict step of one of the task's predictors."""
+    inner = step_lib.make_predict_step(self.task, self.model, predictor)
+    # Outputs replicated: every process holds all predictions, so metrics need no gather.
+    return jax.jit(inner, in_shardings=(state_shardings, mesh_lib.batch_sharding(self.mesh)),
+                   out_shardings=mesh_lib.replicated(self.mesh))
 
   def predict(self, state, eval_step, source, pipeline, batch_size, desc: str):
-    """Scores (N, K) and labels in dataset order; each sample counted exactly once."""
-    it = data_loader.make_eval_iterator(source, pipeline,
-                                        keys=("imgs", "label", "mask", "index"),
-                                        **self.iterator_kwargs(batch_size))
-    out_scores, out_labels, out_index = [], [], []
+    """(predictions, targets): dicts of arrays with one row per sample in dataset order, each
+    sample counted exactly once (padding rows dropped by the loader's ``valid`` flags)."""
+    it = data_loader.make_eval_iterator(source, pipeline, **self.iterator_kwargs(batch_size))
+    preds, targets = [], []
     bar = tqdm(it, total=getattr(it, "num_batches", None), desc=desc, leave=False,
                disable=jax.process_index() != 0)
     for batch in bar:
-      gb = mesh_lib.global_batch(self.mesh, batch)
-      scores, labels, mask, index = eval_step(state, gb["imgs"], gb["label"], gb["mask"],
-                                              gb["index"])
-      mask = np.asarray(mask)
-      out_scores.append(np.asarray(scores)[mask])
-      out_labels.append(np.asarray(labels)[mask])
-      out_index.append(np.asarray(index)[mask])
-    index = np.concatenate(out_index)
+      device, _ = data_loader.split_host_fields(batch)
+      p, t = jax.device_get(eval_step(state, mesh_lib.global_batch(self.mesh, device)))
+      valid = np.asarray(t["valid"])
+      preds.append({k: np.asarray(v)[valid] for k, v in p.items()})
+      targets.append({k: np.asarray(v)[valid] for k, v in t.items()})
+    index = np.concatenate([t["index"] for t in targets])
     order = np.argsort(index)
     if len(index) != len(source) or not np.array_equal(index[order], np.arange(len(source))):
       raise RuntimeError(f"evaluation saw {len(index)} samples of {len(source)}: the eval "
                          "iterator did not cover the dataset exactly once")
-    return np.concatenate(out_scores)[order], np.concatenate(out_labels)[order]
 
-  def make_eval_step(self, state_shardings):
-    inner = step_lib.make_eval_step(self.model, self.norm_cfg)
-    rep = mesh_lib.replicated(self.mesh)
-    bs = mesh_lib.batch_sharding(self.mesh)
-    # Outputs replicated: every process holds all scores, so metrics need no extra gather.
-    return jax.jit(lambda s, imgs, *rest: (inner(s, imgs),) + tuple(rest),
-                   in_shardings=(state_shardings, bs, bs, bs, bs), out_shardings=rep)
+    def gather(rows):
+      return {k: np.concatenate([r[k] for r in rows])[order] for k in rows[0]}
 
-  def evaluate(self, state, eval_step, split: str = "val"):
+    return gather(preds), gather(targets)
+
+  def evaluators(self, split: str, out: str | None = None):
+    """``evaluation.metrics`` for train/val; ``test.out`` adds a file of predictions."""
+    task = self.task
+    predictor = task.test_predictor() if split == "test" else "predict"
+    if predictor != "predict":  # e.g. feature extraction: predictions only, no metrics
+      if not out:
+        raise ValueError(f"this config's test run writes {predictor}, not metrics: pass "
+                         "--config.test.out=FILE.pkl (or .json)")
+      return [task.prediction_writer(out, predictor)]
+    ev = self.config.evaluation
+    options = ev.metric_options.to_dict() if ev.get("metric_options") else None
+    evaluators = task.evaluators(list(ev.metrics), options)
+    if out:
+      evaluators.append(task.prediction_writer(out))
+    return evaluators
+
+  def evaluate(self, state, shardings, split: str = "val", evaluators=None):
+    """Runs each predictor the evaluators need once over ``split``; returns their results.
+    Only process 0 writes files."""
     source, pipeline = self.source(split)
     batch = self.train_batch if split == "val" else self.test_batch
-    scores, labels = self.predict(state, eval_step, source, pipeline, batch, desc=split)
-    ev = self.config.evaluation
-    results = evaluation.evaluate_recognition(
-        scores, labels, metrics=list(ev.metrics),
-        metric_options=ev.metric_options.to_dict() if ev.get("metric_options") else None)
-    return results, scores
+    evaluators = self.evaluators(split) if evaluators is None else evaluators
+    results: dict[str, Any] = {}
+    passes: dict[str, tuple] = {}
+    for ev in evaluators:
+      if ev.predictor not in passes:
+        step = self.eval_steps(shardings, ev.predictor)
+        passes[ev.predictor] = self.predict(state, step, source, pipeline, batch,
+                                            desc=f"{split} {ev.predictor}")
+      preds, targets = passes[ev.predictor]
+      if getattr(ev, "writes_files", False) and jax.process_index() != 0:
+        continue
+      results.update(ev(preds, targets, source))
+    self.last_predictions = {name: preds for name, (preds, _) in passes.items()}
+    return results
+
+  def eval_steps(self, shardings, predictor: str):
+    """The jitted predict step per predictor, compiled once per experiment."""
+    cache = self.__dict__.setdefault("_eval_steps", {})
+    if predictor not in cache:
+      cache[predictor] = self.make_eval_step(shardings, predictor)
+    return cache[predictor]
 
 
 def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int):
@@ -145,16 +175,19 @@ class _Preemption:
       signal.signal(sig, old)
 
 
-def load_pretrained(state: TrainState, shardings, model_cfg) -> TrainState:
-  """A fresh state with the backbone's ``pretrained`` checkpoint (MMAction2's
-  ``init_weights``: inflated from 2D when ``pretrained2d``) in its params and BN statistics.
+def load_pretrained(state: TrainState, shardings, task) -> TrainState:
+  """A fresh state with the pretrained weights the task's model config names (MMAction2's
+  ``init_weights``: a backbone's ``pretrained``, inflated from 2D when ``pretrained2d``) in
+  its params and BN statistics; the state unchanged when it names none.
 
   Every process reads the file; each array is placed shard by shard like the one it replaces.
   """
   abstract = abstract_state(state, shardings)
-  arrays, report = pretrained.pretrained_variables(
-      model_cfg, {"params": abstract.params, "batch_stats": abstract.batch_stats})
-  logging.info("Pretrained backbone weights: %s", report.summary())
+  found = task.pretrained({"params": abstract.params, "batch_stats": abstract.batch_stats})
+  if found is None:
+    return state
+  arrays, report = found
+  logging.info("Pretrained weights: %s", report.summary() if report else "none")
 
   def fill(collection, tree):
     def leaf(path, x):
@@ -194,8 +227,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
     logging.info("Loaded weights from %s", config.load_from)
-  elif pretrained.wants_pretrained(config.model):
-    state = load_pretrained(state, shardings, config.model)
+  else:
+    state = load_pretrained(state, shardings, exp.task)
 
   train_iter = data_loader.make_train_iterator(
       train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))
@@ -203,12 +236,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     train_iter.set_state(data_state)
 
   bs = mesh_lib.batch_sharding(exp.mesh)
-  blending = build_blending((config.model.get("train_cfg") or {}).get("blending"),
-                            config.data.videos_per_device)
-  train_step = jax.jit(step_lib.make_train_step(exp.model, tx, schedule, exp.norm_cfg, blending),
-                       in_shardings=(shardings, bs), out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
+  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
+                       in_shardings=(shardings, bs),
+                       out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
                        donate_argnums=(0,))
-  eval_step = exp.make_eval_step(shardings)
+  evaluators = exp.evaluators("val")
   writer = MetricWriter(workdir)
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
@@ -229,7 +261,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   with exp.mesh:
     while step < total_iters:
       t0 = time.perf_counter()
-      batch = mesh_lib.global_batch(exp.mesh, next(train_iter))
+      device_batch, _ = data_loader.split_host_fields(next(train_iter))
+      batch = mesh_lib.global_batch(exp.mesh, device_batch)
       data_time = time.perf_counter() - t0
       state, metrics = train_step(state, batch)
       if pending is not None:
@@ -255,7 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                                    "or check the data")
       done = step == total_iters
       if step % eval_every == 0 or done:
-        results, _ = exp.evaluate(state, eval_step, "val")
+        results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results
         writer.write(step, {f"val/{k}": v for k, v in results.items()})
         bar.write(f"step {step} (epoch {step / iters_per_epoch:.1f}): " +
@@ -295,51 +328,28 @@ def _restore_for_inference(exp: Experiment, split: str, checkpoint: str | None):
   return state, shardings
 
 
-def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | None = None):
-  """One evaluation pass (``--mode=eval``; ``--mode=test`` uses the multi-view test split)."""
+def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | None = None,
+                  predictor: str | None = None):
+  """One evaluation pass: ``--mode=eval`` over data.val with ``evaluation.metrics``;
+  ``--mode=test`` over data.test with the task's test predictor (``test.out`` writes the
+  predictions); ``--mode=features`` (``predictor='features'``) writes pooled features."""
   exp = Experiment(config, workdir)
-  if (config.model.get("test_cfg") or {}).get("feature_extraction"):
-    return extract_features(exp, split, checkpoint)
-  state, shardings = _restore_for_inference(exp, split, checkpoint)
-  with exp.mesh:
-    results, scores = exp.evaluate(state, exp.make_eval_step(shardings), split)
-  writer = MetricWriter(workdir)
-  writer.write(int(state.step), {f"{split}/{k}": v for k, v in results.items()})
-  writer.close()
-  out = config.test.out
-  if split == "test" and out and jax.process_index() == 0:
-    dump_results(scores, out)
-  return results
-
-
-def extract_features(exp: Experiment, split: str, checkpoint: str | None):
-  """``model.test_cfg.feature_extraction=True``: writes each video's pooled features (C,) in
-  dataset order to ``test.out``, as MMAction2's clip_feature_extraction tool; no metrics."""
-  out = exp.config.test.out
-  if not out:
-    raise ValueError("model.test_cfg.feature_extraction=True writes features, not metrics: "
-                     "pass --config.test.out=FILE.pkl (or .json)")
-  state, shardings = _restore_for_inference(exp, split, checkpoint)
-  source, pipeline = exp.source(split)
-  batch = exp.train_batch if split == "val" else exp.test_batch
-  with exp.mesh:
-    feats, _ = exp.predict(state, exp.make_eval_step(shardings), source, pipeline, batch,
-                           desc=f"{split} features")
-  if jax.process_index() == 0:
-    dump_results(feats, out)
-  logging.info("Wrote %d feature vectors of size %d to %s", len(feats), feats.shape[-1], out)
-  return {"num_features": len(feats), "feature_dim": int(feats.shape[-1])}
-
-
-def dump_results(scores: np.ndarray, path: str):
-  """Per-sample score arrays in dataset order, as MMAction2's ``--out`` (pkl or json)."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  rows = [np.asarray(s, np.float32) for s in scores]
-  if path.endswith(".pkl") or path.endswith(".pickle"):
-    with open(path, "wb") as f:
-      pickle.dump(rows, f)
-  elif path.endswith(".json"):
-    with open(path, "w") as f:
-      json.dump([r.tolist() for r in rows], f)
+  out = config.test.out if split == "test" else ""
+  if predictor is not None and predictor != "predict":
+    if not out:
+      raise ValueError(f"--mode={predictor} writes {predictor}, not metrics: pass "
+                       "--config.test.out=FILE.pkl (or .json)")
+    evaluators = [exp.task.prediction_writer(out, predictor)]
   else:
-    raise ValueError(f"test.out={path!r}: use a .pkl or .json file name")
+    evaluators = exp.evaluators(split, out)
+  state, shardings = _restore_for_inference(exp, split, checkpoint)
+  with exp.mesh:
+    results = exp.evaluate(state, shardings, split, evaluators)
+  if results:
+    writer = MetricWriter(workdir)
+    writer.write(int(state.step), {f"{split}/{k}": v for k, v in results.items()})
+    writer.close()
+  if predictor is not None and predictor != "predict":
+    rows = exp.last_predictions[predictor][predictor]
+    return {f"num_{predictor}": len(rows), f"{predictor}_dim": int(rows.shape[-1])}
+  return results

@@ -26,11 +26,15 @@ def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sampl
                  seed: int, rules=()):
   """Initialises parameters directly into their shardings (no host-side full copy).
 
-  Returns the state and its shardings (reused as the step's in/out shardings).
+  ``sample_input``: the model's example input, or a tuple of its positional inputs (a
+  task's ``init_inputs``). Returns the state and its shardings (reused as the step's in/out
+  shardings).
   """
+  inputs = sample_input if isinstance(sample_input, tuple) else (sample_input,)
+
   def init_boxed(key):
     init_key, state_key = jax.random.split(key)
-    variables = model.init({"params": init_key, "dropout": init_key}, sample_input, train=False)
+    variables = model.init({"params": init_key, "dropout": init_key}, *inputs, train=False)
     params = variables["params"]
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),

@@ -14,3 +14,6 @@ from vjax.models.backbones.tanet import TANet
 from vjax.models.backbones.c3d import C3D
 from vjax.models.backbones.timesformer import TimeSformer
 from vjax.models.backbones.x3d import X3D
+from vjax.models.backbones.densenet import DenseNet
+from vjax.models.backbones.resnext import ResNeXt
+from vjax.models.backbones.swin import SwinTransformer

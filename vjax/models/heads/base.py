@@ -1,4 +1,4 @@
-"""What every classification head shares: dropout then a linear classifier."""
+"""What every classification head shares: dropout then a linear classifier, and its loss."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any, Mapping
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from vjax.models.losses import loss_fn
 
 
 def classifier(x, num_classes: int, init_std: float, dropout_ratio: float, train: bool,
@@ -36,3 +38,16 @@ def avg_consensus(x, cfg: Mapping[str, Any] | None):
   if cfg.get("type") != "AvgConsensus" or cfg.get("dim", 1) != 1:
     raise KeyError(f"consensus must be dict(type='AvgConsensus', dim=1), got {cfg}")
   return x.mean(axis=1)
+
+
+def cls_loss(head_cfg: Mapping[str, Any], scores, labels, weights=None, **fields):
+  """The classification loss a head config asks for (``loss_cls``, ``label_smooth_eps``).
+
+  As MMAction2's BaseHead, ``label_smooth_eps`` smooths the targets of ``multi_class`` heads
+  only; single-label heads ignore it. ``fields`` are the extra batch fields a loss takes
+  (HVULoss's ``mask`` and ``category_mask``), as MMAction2 passes the batch's kwargs on.
+  """
+  fn, kwargs = loss_fn(head_cfg.get("loss_cls"))
+  smooth = head_cfg.get("label_smooth_eps", 0.0) if head_cfg.get("multi_class") else 0.0
+  return fn(scores, labels, num_classes=head_cfg["num_classes"], label_smooth_eps=smooth,
+            weights=weights, **fields, **kwargs)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from vjax.models.layers.attention import MultiheadAttention
+from vjax.models.layers.drop_path import drop_path
 from vjax.models.layers.torch_init import torch_bias_init, torch_kernel_init
 
 
@@ -67,8 +68,9 @@ def residual_dropout(module: nn.Module, cfg: Mapping[str, Any] | None, x, train:
   rate = float(cfg.get("drop_prob", _DROP_DEFAULTS[cfg["type"]]))
   if rate == 0.0:
     return x
-  shape = (x.shape[0],) + (1,) * (x.ndim - 1) if cfg["type"] == "DropPath" else x.shape
-  keep = jax.random.bernoulli(module.make_rng("dropout"), 1.0 - rate, shape)
+  if cfg["type"] == "DropPath":
+    return drop_path(module, x, rate, train)
+  keep = jax.random.bernoulli(module.make_rng("dropout"), 1.0 - rate, x.shape)
   return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 

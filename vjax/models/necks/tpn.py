@@ -4,8 +4,9 @@ Input: backbone features of several depths, each (N, T, H, W, C) (a 2D backbone'
 folded back into clips by the recognizer). Spatial modulation brings every level to the top
 level's size, temporal modulation to its own temporal rate; a top-down and a bottom-up
 flow each end in a LevelFusion, and ``pyramid_fusion`` merges both into 2048 channels.
-The auxiliary head classifies the second-deepest level during training; its scores are
-sown as ``intermediates/neck/aux_cls_score`` for the recognizer's loss.
+The auxiliary head classifies the second-deepest level during training; the neck returns its
+scores next to the features, and ``aux_loss`` (here, next to the head) turns them into
+MMAction2's ``loss_aux``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjax.models.builder import MODELS
+from vjax.models.losses import loss_fn
 from vjax.models.layers import ConvModule
 from vjax.models.layers.conv_module import as_tuple
 from vjax.models.layers.mmcv_cfg import act_name
@@ -190,7 +192,10 @@ class TPN(nn.Module):
 
   @nn.compact
   def __call__(self, xs, train: bool = False):
-    """xs: tuple of (N, T_i, H_i, W_i, C_i) -> (N, T', H', W', 2048)."""
+    """xs: tuple of (N, T_i, H_i, W_i, C_i) -> ((N, T', H', W', 2048), aux scores or None).
+
+    The auxiliary head's scores come back in training only (it is built at init too, so
+    checkpoints hold it)."""
     if self.flow_type not in ("cascade", "parallel"):
       raise ValueError(f"TPN flow_type must be 'cascade' or 'parallel', got {self.flow_type!r}")
     if self.level_fusion_cfg is None or self.spatial_modulation_cfg is None:
@@ -203,11 +208,11 @@ class TPN(nn.Module):
     common = dict(norm_groups=self.norm_groups, dtype=self.dtype)
     stages = len(self.in_channels)
 
+    aux = None
     if self.aux_head_cfg is not None and (train or self.is_initializing()):
       aux = AuxHead(self.in_channels[-2], **self.aux_head_cfg, **common, name="aux_head")(
           xs[-2], train)
-      if train and not self.is_initializing():
-        self.sow("intermediates", "aux_cls_score", aux)
+      aux = aux if train else None
 
     spatial = SpatialModulation(**self.spatial_modulation_cfg, **common,
                                 name="spatial_modulation")(xs, train)
@@ -232,5 +237,21 @@ class TPN(nn.Module):
         outs[i + 1] = outs[i + 1] + down(outs[i], train)
     bottom_up = LevelFusion(**self.level_fusion_cfg, **common, name="level_fusion_2")(outs, train)
 
-    return _conv_bn_relu(2048, (1, 1, 1), "pyramid_fusion", self.norm_groups, self.dtype)(
+    out = _conv_bn_relu(2048, (1, 1, 1), "pyramid_fusion", self.norm_groups, self.dtype)(
         jnp.concatenate([top_down, bottom_up], axis=-1), train)
+    return out, aux
+
+
+def aux_loss(aux_cfg: Mapping[str, Any], scores, labels, weights=None):
+  """MMAction2's ``loss_aux``: ``loss_weight * loss_cls(scores, labels)`` of TPN's auxiliary
+  head (``aux_head_cfg``).
+
+  ``scores`` may hold several rows per label (views); labels and weights repeat to match.
+  """
+  fn, kwargs = loss_fn(aux_cfg.get("loss_cls"), "aux loss_cls")
+  rows = scores.shape[0] // labels.shape[0]
+  if rows > 1:
+    labels = jnp.repeat(labels, rows, axis=0)
+    weights = None if weights is None else jnp.repeat(weights, rows, axis=0)
+  return aux_cfg.get("loss_weight", 0.5) * fn(
+      scores, labels, num_classes=aux_cfg["out_channels"], weights=weights, **kwargs)
