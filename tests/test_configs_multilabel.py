@@ -62,7 +62,7 @@ def test_whole_hvu_variant_uses_hvu_loss_masks_and_per_category_map():
   assert c.model.cls_head.num_classes == sum(loss.category_nums) == 3142
   assert c.data.train.type == "HVUDataset"
   assert list(c.data.train.tag_category_nums) == list(loss.category_nums)
-  ops = [op.type for op in c.data.train.pipeline]
+  ops = [op["type"] for op in c.data.train.pipeline]
   assert ops[1] == "LoadHVULabel" and list(c.data.train.pipeline[-1]["keys"]) == [
       "imgs", "label", "mask", "category_mask"]
   task = build_task(c)
@@ -88,7 +88,8 @@ def test_synthetic_variant_trains_and_evaluates(name, expected, tag_data, tmp_pa
     c.data[split].data_dir = tag_data
     c.data[split].builder_config = c.data[split].builder_config.replace("_small", "_tiny")
   c.total_epochs, c.evaluation.interval = 1, 1
-  c.data.videos_per_device, c.data.test_videos_per_device = 4, 4
+  # 8 test devices x 2 = the 16 tiny training videos; the 8 val videos pad a batch of 16.
+  c.data.videos_per_device, c.data.test_videos_per_device = 2, 2
   results = loop.train_and_evaluate(c, str(tmp_path))
   assert tuple(results) == expected
   assert all(0.0 <= v <= 1.0 for v in results.values()), results

@@ -70,6 +70,20 @@ def trained(tmp_path_factory):
   return workdir, data_dir, p
 
 
+def test_console_shows_vjax_and_the_log_file_keeps_third_party_info(trained):
+  workdir, _, p = trained
+  console = p.stdout + p.stderr
+  # orbax logs every save at INFO through absl; those lines go to the log file only.
+  assert "checkpoint_manager.py" not in console and "I1" not in console.replace("\r", "\n")
+  log = open(os.path.join(workdir, "vjax.log")).read()
+  assert "checkpoint_manager.py" in log and "jax " in log
+  assert f"logs (incl. third-party INFO) go to {os.path.join(workdir, 'vjax.log')}" in p.stdout
+  # Besides progress bars, a handful of lines: vjax's messages, TFDS building the data.
+  text = [l for l in console.replace("\r", "\n").splitlines()
+          if l.strip() and "%|" not in l and "examples" not in l and "Shuffling" not in l]
+  assert len(text) < 12, text
+
+
 def test_train_evaluates_logs_and_checkpoints(trained):
   workdir, _, p = trained
   assert "Final val results: top1_acc=" in p.stdout

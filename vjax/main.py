@@ -23,8 +23,15 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "test", "features"]
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None,
                                   "eval/test: a checkpoint directory (default: latest in workdir).")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False,
-                                 "Call jax.distributed.initialize() (multi-host; reads the "
-                                 "coordinator from the TPU/SLURM environment).")
+                                 "Call jax.distributed.initialize() (multi-host): the "
+                                 "coordinator comes from --coordinator/--num_processes/"
+                                 "--process_id where given, else from the TPU, SLURM or "
+                                 "JAX_COORDINATOR_ADDRESS environment.")
+_COORDINATOR = flags.DEFINE_string("coordinator", None,
+                                   "--distributed: the coordinator's HOST:PORT (process 0's).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
+                                      "--distributed: how many processes take part.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -43,8 +50,18 @@ def _precheck_overrides(argv: list[str]) -> None:
 def main(argv):
   del argv
   import jax
+  from vjax.train.logging import log_to_workdir
+  explicit = (_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  if any(v is not None for v in explicit) and not _DISTRIBUTED.value:
+    sys.exit("error: --coordinator, --num_processes and --process_id take effect with "
+             "--distributed; add it")
+  log_to_workdir(None)  # before jax starts its backends, which log at INFO
   if _DISTRIBUTED.value:
-    jax.distributed.initialize()
+    jax.distributed.initialize(coordinator_address=_COORDINATOR.value,
+                               num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
+  log_file = log_to_workdir(_WORKDIR.value, write=jax.process_index() == 0)
+  if log_file:
+    print(f"vjax: logs (incl. third-party INFO) go to {log_file}")
   config = _CONFIG.value
   try:
     results = _run(config)

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 import pytest
 
+from tests.models import tiny
 from tests.models.test_zoo2d import KEY, apply, changed, init, rand
 from vjax.convert.mmaction2_checkpoint import convert_state_dict
 from vjax.convert.mmaction2_config import convert
@@ -109,14 +110,15 @@ def small_x3d(**backbone):
 
 
 def test_x3d_frozen_stages_keep_stem_and_stages_fixed():
-  model = build_model(small_x3d(frozen_stages=1))
+  cfg = small_x3d(frozen_stages=1)
+  model = build_model(cfg)
   x = jnp.asarray(np.random.default_rng(0).integers(0, 255, (2, 1, 2, 16, 16, 3)), jnp.uint8)
   variables = init(model, x.astype(jnp.float32))
   tx = optax.sgd(0.1, momentum=0.9)
   state = TrainState(step=jnp.zeros((), jnp.int32), params=variables["params"],
                      batch_stats=variables["batch_stats"],
                      opt_state=tx.init(variables["params"]), rng=jax.random.key_data(KEY))
-  step = jax.jit(step_lib.make_train_step(model, tx, lambda s: 0.1, None))
+  step = jax.jit(step_lib.make_train_step(tiny.task(cfg), model, tx, lambda s: 0.1))
   new, _ = step(state, {"imgs": x, "label": jnp.array([0, 2])})
   moved = changed(state.params["backbone"], new.params["backbone"])
   assert moved == {"layer2_0", "layer2_1", "conv5"}

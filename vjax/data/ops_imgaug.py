@@ -227,6 +227,16 @@ def _affine(scale=1.0, translate_percent=None, translate_px=None, rotate=0.0, sh
       h, w = imgs.shape[1:3]
       pixels = (shift[0] * w, shift[1] * h) if relative else shift
       m = affine_matrix((h, w), scales, pixels, angle, shears)
+      if order == 0:
+        # OpenCV's nearest-neighbour warp rounds exact half-pixel ties either way depending
+        # on the SIMD path it takes on a CPU; the source pixel of each output pixel is
+        # rounded here instead (half to even, as numpy), then fetched exactly.
+        inv = cv2.invertAffineTransform(m).astype(np.float64)
+        ys, xs = np.mgrid[0:h, 0:w]
+        sx = np.rint(inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]).astype(np.float32)
+        sy = np.rint(inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]).astype(np.float32)
+        return _per_frame(imgs, lambda f: cv2.remap(
+            f, sx, sy, cv2.INTER_NEAREST, borderMode=_MODES[mode], borderValue=fill))
       return _per_frame(imgs, lambda f: cv2.warpAffine(
           f, m, (w, h), flags=_ORDERS[order], borderMode=_MODES[mode], borderValue=fill))
     return apply

@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from absl import logging
 from tqdm import tqdm
 
 from vjax import tasks
@@ -25,7 +24,7 @@ from vjax.train import mesh as mesh_lib
 from vjax.train import optim
 from vjax.train import step as step_lib
 from vjax.train.checkpoint import Checkpointer, load_params
-from vjax.train.logging import MetricWriter
+from vjax.train.logging import MetricWriter, say
 from vjax.train.state import TrainState, abstract_state, create_state
 
 
@@ -187,7 +186,7 @@ def load_pretrained(state: TrainState, shardings, task) -> TrainState:
   if found is None:
     return state
   arrays, report = found
-  logging.info("Pretrained weights: %s", report.summary() if report else "none")
+  say("Pretrained weights: %s", report.summary() if report else "none")
 
   def fill(collection, tree):
     def leaf(path, x):
@@ -222,11 +221,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   start = ckpt.latest_step()
   if start is not None:
     state, data_state = ckpt.restore(start, abstract_state(state, shardings))
-    logging.info("Resumed from %s at step %d", workdir, start)
+    say("Resumed from %s at step %d", workdir, start)
   elif config.load_from:
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
-    logging.info("Loaded weights from %s", config.load_from)
+    say("Loaded weights from %s", config.load_from)
   else:
     state = load_pretrained(state, shardings, exp.task)
 
