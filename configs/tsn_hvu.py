@@ -21,7 +21,8 @@ scene = background style; a category is unannotated with probability 1/4) on a C
 
 import ml_collections
 
-from vjax.config import IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule
+from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule,
+                         tsn_recognizer)
 
 CATEGORY_NUMS = dict(action=739, attribute=117, concept=291, event=69, object=1678, scene=248)
 VARIANTS = tuple(CATEGORY_NUMS) + ("all",)
@@ -29,21 +30,8 @@ VARIANTS = tuple(CATEGORY_NUMS) + ("all",)
 
 def model(num_classes, loss_cls, depth=18, base_channels=64,
           pretrained="torchvision://resnet18"):
-  expansion = 4 if depth >= 50 else 1
-  backbone = dict(type="ResNet", depth=depth, norm_eval=False)
-  if pretrained:
-    backbone["pretrained"] = pretrained
-  if base_channels != 64:
-    backbone["base_channels"] = base_channels
-  return dict(
-      type="Recognizer2D",
-      backbone=backbone,
-      cls_head=dict(type="TSNHead", num_classes=num_classes,
-                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
-                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=0.4,
-                    init_std=0.01, multi_class=True, loss_cls=loss_cls),
-      train_cfg=None,
-      test_cfg=dict(average_clips=None))
+  return tsn_recognizer(num_classes, depth, base_channels, pretrained, multi_class=True,
+                        loss_cls=loss_cls)
 
 
 def hvu_loss(categories, category_nums) -> dict:

@@ -14,30 +14,16 @@ kinds) on a CPU and also reports ``mean_average_precision``.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule,
-                         use_annotation_lists)
+                         tsn_recognizer, use_annotation_lists)
 
 NUM_CLASSES = 313
 
 
 def model(num_classes=NUM_CLASSES, depth=101, base_channels=64,
           pretrained="torchvision://resnet101", loss_weight=160.0, dropout_ratio=0.5):
-  expansion = 4 if depth >= 50 else 1
-  backbone = dict(type="ResNet", depth=depth, norm_eval=False)
-  if pretrained:
-    backbone["pretrained"] = pretrained
-  if base_channels != 64:
-    backbone["base_channels"] = base_channels
-  return dict(
-      type="Recognizer2D",
-      backbone=backbone,
-      cls_head=dict(type="TSNHead", num_classes=num_classes,
-                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
-                    consensus=dict(type="AvgConsensus", dim=1),
-                    loss_cls=dict(type="BCELossWithLogits", loss_weight=loss_weight),
-                    dropout_ratio=dropout_ratio, init_std=0.01, multi_class=True,
-                    label_smooth_eps=0),
-      train_cfg=None,
-      test_cfg=dict(average_clips=None))
+  return tsn_recognizer(num_classes, depth, base_channels, pretrained, dropout_ratio,
+                        loss_cls=dict(type="BCELossWithLogits", loss_weight=loss_weight),
+                        multi_class=True, label_smooth_eps=0)
 
 
 def pipelines(decode, init=None, num_segments=5, short_side=256, crop=224, test_crop=256,

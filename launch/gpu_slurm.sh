@@ -4,6 +4,8 @@
 set -euo pipefail
 
 PROG=${0##*/}
+# shellcheck source=launch/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat <<EOF
@@ -50,41 +52,6 @@ Example:
       --config=configs/slowfast_k400.py --workdir=/shared/work_dirs/slowfast_k400
 EOF
 }
-
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  printf "Run '%s --help' for the options.\n" "$PROG" >&2
-  exit 2
-}
-
-# REPLY=$1 shell-quoted as Python's shlex.quote does (bare if it is only safe characters,
-# else in single quotes).
-SAFE_WORD='^[-_@%+=:,./0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ]+$'
-quote() {
-  local s=$1 sq="'" esc="'\"'\"'"
-  if [[ $s =~ $SAFE_WORD ]]; then
-    REPLY=$s
-  else
-    REPLY="'${s//$sq/$esc}'"
-  fi
-}
-
-# LINE=the arguments as one shell-quoted command line.
-command_line() {
-  local w
-  LINE=
-  for w in "$@"; do
-    quote "$w"
-    LINE+="${LINE:+ }$REPLY"
-  done
-}
-
-fail() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-
-is_count() { [[ $1 =~ ^[1-9][0-9]{0,5}$ ]]; }
 
 config=
 workdir=

@@ -5,6 +5,8 @@
 set -euo pipefail
 
 PROG=${0##*/}
+# shellcheck source=launch/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
   cat <<EOF
@@ -39,36 +41,6 @@ Example:
       --config=configs/slowfast_k400.py:synthetic --workdir=work_dirs/mp_demo
 EOF
 }
-
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  printf "Run '%s --help' for the options.\n" "$PROG" >&2
-  exit 2
-}
-
-# REPLY=$1 shell-quoted as Python's shlex.quote does (bare if it is only safe characters,
-# else in single quotes), so each printed line can be pasted into a shell or shlex.split.
-SAFE_WORD='^[-_@%+=:,./0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ]+$'
-quote() {
-  local s=$1 sq="'" esc="'\"'\"'"
-  if [[ $s =~ $SAFE_WORD ]]; then
-    REPLY=$s
-  else
-    REPLY="'${s//$sq/$esc}'"
-  fi
-}
-
-# LINE=the arguments as one shell-quoted command line.
-command_line() {
-  local w
-  LINE=
-  for w in "$@"; do
-    quote "$w"
-    LINE+="${LINE:+ }$REPLY"
-  done
-}
-
-is_count() { [[ $1 =~ ^[1-9][0-9]{0,5}$ ]]; }
 
 config=
 workdir=

@@ -4,6 +4,8 @@
 set -euo pipefail
 
 PROG=${0##*/}
+# shellcheck source=launch/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Files on each worker, relative to its home directory.
 REMOTE_DIR=vjax            # the checkout (or, with --install, just the config file)
@@ -69,41 +71,6 @@ Examples:
   $PROG --name=vjax-demo --zone=us-central2-b --accelerator-type=v4-8 --keep \\
       --config=configs/slowfast_k400.py:synthetic --workdir=work_dirs/demo
 EOF
-}
-
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  printf "Run '%s --help' for the options.\n" "$PROG" >&2
-  exit 2
-}
-
-fail() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-
-warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
-
-# REPLY=$1 shell-quoted as Python's shlex.quote does (bare if it is only safe characters,
-# else in single quotes), so each printed line can be pasted into a shell or shlex.split.
-SAFE_WORD='^[-_@%+=:,./0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ]+$'
-quote() {
-  local s=$1 sq="'" esc="'\"'\"'"
-  if [[ $s =~ $SAFE_WORD ]]; then
-    REPLY=$s
-  else
-    REPLY="'${s//$sq/$esc}'"
-  fi
-}
-
-# LINE=the arguments as one shell-quoted command line.
-command_line() {
-  local w
-  LINE=
-  for w in "$@"; do
-    quote "$w"
-    LINE+="${LINE:+ }$REPLY"
-  done
 }
 
 # Prints the command (to stdout with --dry-run, else to stderr after '+ ') and runs it unless

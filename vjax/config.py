@@ -183,6 +183,28 @@ def tsm_recognizer(num_classes=400, depth=50, base_channels=64,
       test_cfg=dict(average_clips=average_clips))
 
 
+def tsn_recognizer(num_classes, depth=50, base_channels=64, pretrained=None,
+                   dropout_ratio=0.4, **head) -> dict:
+  """MMAction2's TSN recognizer (``_base_/models/tsn_r50.py``) at another depth, width and
+  ``pretrained``; ``head`` adds or overrides TSNHead arguments (``multi_class``,
+  ``loss_cls``, ...). The head's width follows ``depth`` and ``base_channels``."""
+  expansion = 4 if depth >= 50 else 1
+  backbone = dict(type="ResNet", depth=depth, norm_eval=False)
+  if pretrained:
+    backbone["pretrained"] = pretrained
+  if base_channels != 64:
+    backbone["base_channels"] = base_channels
+  return dict(
+      type="Recognizer2D",
+      backbone=backbone,
+      cls_head=dict(type="TSNHead", num_classes=num_classes,
+                    in_channels=base_channels * 8 * expansion, spatial_type="avg",
+                    consensus=dict(type="AvgConsensus", dim=1), dropout_ratio=dropout_ratio,
+                    init_std=0.01, **head),
+      train_cfg=None,
+      test_cfg=dict(average_clips=None))
+
+
 def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kinetics400",
                   name: str = "kinetics400") -> None:
   """MMAction2's rawframe layout: ``{root}/rawframes_{train,val}`` and
