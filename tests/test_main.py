@@ -66,8 +66,17 @@ def trained(tmp_path_factory):
   """One epoch of the synthetic SlowFast (6 steps on the tiny preset)."""
   root = tmp_path_factory.mktemp("main")
   workdir, data_dir = str(root / "work"), str(root / "tfds")
-  p = run(args(workdir, data_dir, "--config.total_epochs=1"))
+  # --test_last: MMAction2's --test-last, the test split on the last checkpoint afterwards.
+  p = run(args(workdir, data_dir, "--config.total_epochs=1", "--test_last"))
   return workdir, data_dir, p
+
+
+def test_test_last_tests_the_last_checkpoint_after_training(trained):
+  workdir, _, p = trained
+  line = next(l for l in p.stdout.splitlines() if l.startswith("Test results of the last"))
+  assert os.path.join(workdir, "checkpoints", "6") in line and "top1_acc=" in line
+  tested = [r for r in train_records(workdir) if "test/top1_acc" in r]
+  assert len(tested) == 1 and tested[0]["step"] == 6
 
 
 def test_console_shows_vjax_and_the_log_file_keeps_third_party_info(trained):
@@ -81,7 +90,7 @@ def test_console_shows_vjax_and_the_log_file_keeps_third_party_info(trained):
   # Besides progress bars, a handful of lines: vjax's messages, TFDS building the data.
   text = [l for l in console.replace("\r", "\n").splitlines()
           if l.strip() and "%|" not in l and "examples" not in l and "Shuffling" not in l]
-  assert len(text) < 12, text
+  assert len(text) < 14, text
 
 
 def test_train_evaluates_logs_and_checkpoints(trained):

@@ -44,12 +44,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.auto_scale_lr = dict(enable=False, base_batch_size=64)
   c.lr_config = ml_collections.ConfigDict(dict(policy="step", step=[40, 80]), type_safe=False)
   c.total_epochs = 100
-  c.evaluation = dict(interval=5, metrics=["top_k_accuracy", "mean_class_accuracy"],
+  # start: first epoch evaluated (0 = from the first), then every interval (mmcv's EvalHook).
+  c.evaluation = dict(interval=5, start=0, metrics=["top_k_accuracy", "mean_class_accuracy"],
                       metric_options=dict(top_k_accuracy=dict(topk=(1, 5))),
                       save_best="top1_acc", rule="greater")
-  c.checkpoint_config = dict(interval=1, max_to_keep=3)
+  # interval in epochs (by_epoch=False: in iterations); save_every_minutes > 0 also saves on
+  # a wall-clock period, for preemptible machines. Saves are asynchronous.
+  c.checkpoint_config = dict(interval=1, max_to_keep=3, by_epoch=True, save_every_minutes=0.0)
   c.log_config = dict(interval=20)
-  c.load_from = ""
+  c.load_from = ""  # weights only
+  c.resume_from = ""  # another run's checkpoint step directory: the whole train state
   c.test = dict(out="")
   return c
 

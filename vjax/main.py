@@ -32,6 +32,12 @@ _COORDINATOR = flags.DEFINE_string("coordinator", None,
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None,
                                       "--distributed: how many processes take part.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's index.")
+_TEST_BEST = flags.DEFINE_bool("test_best", False,
+                               "train: afterwards test the best checkpoint "
+                               "(evaluation.save_best) on data.test, as MMAction2's --test-best.")
+_TEST_LAST = flags.DEFINE_bool("test_last", False,
+                               "train: afterwards test the last checkpoint on data.test, as "
+                               "MMAction2's --test-last.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -83,7 +89,15 @@ def _run(config):
   logging.info("jax %s, %d processes, %d devices (%s)", jax.__version__, jax.process_count(),
                jax.device_count(), jax.devices()[0].platform)
   if _MODE.value == "train":
-    return loop.train_and_evaluate(config, _WORKDIR.value)
+    results = loop.train_and_evaluate(config, _WORKDIR.value)
+    for which, wanted in (("last", _TEST_LAST.value), ("best", _TEST_BEST.value)):
+      if wanted:
+        ckpt = loop.checkpoint_dir(_WORKDIR.value, which)
+        tested = loop.evaluate_only(config, _WORKDIR.value, split="test", checkpoint=ckpt)
+        if jax.process_index() == 0:
+          print(f"Test results of the {which} checkpoint ({ckpt}): " +
+                ", ".join(f"{k}={v:.4f}" for k, v in tested.items()))
+    return results
   return loop.evaluate_only(config, _WORKDIR.value,
                             split="val" if _MODE.value == "eval" else "test",
                             checkpoint=_CHECKPOINT.value,

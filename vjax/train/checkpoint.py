@@ -77,6 +77,24 @@ class Checkpointer:
       self.best.close()
 
 
+def restore_from(path: str, abstract_state):
+  """(state, data iterator state) of another run's checkpoint step directory
+  (``WORKDIR/checkpoints/STEP``), MMAction2's ``resume_from``: the whole train state,
+  optimizer, step and data position included, unlike ``load_from``."""
+  path = os.path.abspath(path)
+  root, name = os.path.split(path.rstrip("/"))
+  if not (os.path.isdir(path) and name.isdigit()):
+    raise FileNotFoundError(f"resume_from={path!r} is not a checkpoint step directory; give "
+                            "one such as OTHER_WORKDIR/checkpoints/1000")
+  manager = ocp.CheckpointManager(root, item_names=("state", "data"))
+  try:
+    out = manager.restore(int(name), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+  finally:
+    manager.close()
+  return out["state"], (out["data"] or None)
+
+
 def load_params(path: str, abstract_state):
   """Params and BN statistics of a vjax checkpoint (``load_from``), placed like ``abstract_state``.
 

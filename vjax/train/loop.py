@@ -23,7 +23,7 @@ from vjax.data import sources
 from vjax.train import mesh as mesh_lib
 from vjax.train import optim
 from vjax.train import step as step_lib
-from vjax.train.checkpoint import Checkpointer, load_params
+from vjax.train.checkpoint import Checkpointer, load_params, restore_from
 from vjax.train.logging import MetricWriter, say
 from vjax.train.state import TrainState, abstract_state, create_state
 
@@ -151,6 +151,34 @@ def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batc
   return schedule, tx
 
 
+def should_evaluate(epoch: int, interval: int, start: int | None) -> bool:
+  """mmcv's EvalHook rule after finishing 1-based ``epoch``: every ``interval`` epochs, or
+  with ``start`` from that epoch on, then every ``interval`` epochs after it."""
+  if not start:
+    return epoch % interval == 0
+  return epoch >= start and (epoch - start) % interval == 0
+
+
+class _Periodic:
+  """Wall-clock deadline for the time-based save (``checkpoint_config.save_every_minutes``):
+  every process follows process 0's clock, so all of them take part in the same saves."""
+
+  def __init__(self, minutes: float):
+    self.seconds = float(minutes or 0) * 60
+    self.last = time.monotonic()
+
+  def due(self) -> bool:
+    if self.seconds <= 0:
+      return False
+    due = time.monotonic() - self.last >= self.seconds
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      due = bool(multihost_utils.broadcast_one_to_all(np.asarray(due)))
+    if due:
+      self.last = time.monotonic()
+    return due
+
+
 class _Preemption:
   """SIGTERM/SIGINT set a flag; the loop checkpoints and exits cleanly at the next step."""
 
@@ -222,6 +250,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if start is not None:
     state, data_state = ckpt.restore(start, abstract_state(state, shardings))
     say("Resumed from %s at step %d", workdir, start)
+  elif config.get("resume_from"):  # another run's checkpoint: the whole train state
+    state, data_state = restore_from(config.resume_from, abstract_state(state, shardings))
+    say("Resumed from %s at step %d", config.resume_from, int(state.step))
   elif config.load_from:
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
@@ -247,8 +278,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       f.write(config.to_json_best_effort(indent=2))
 
   step = int(state.step)
-  eval_every = ev.interval * iters_per_epoch
-  ckpt_every = config.checkpoint_config.interval * iters_per_epoch
+  ck = config.checkpoint_config
+  ckpt_every = ck.interval * (iters_per_epoch if ck.get("by_epoch", True) else 1)
+  timed_save = _Periodic(ck.get("save_every_minutes", 0))
   log_every = config.log_config.interval
   preempt = _Preemption()
   last_results: dict[str, Any] = {}
@@ -286,7 +318,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           raise FloatingPointError(f"loss is {host['train/loss']} at step {step}; lower the lr "
                                    "or check the data")
       done = step == total_iters
-      if step % eval_every == 0 or done:
+      epoch_end = step % iters_per_epoch == 0
+      if done or (epoch_end and should_evaluate(step // iters_per_epoch, ev.interval,
+                                                ev.get("start"))):
         results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results
         writer.write(step, {f"val/{k}": v for k, v in results.items()})
@@ -294,7 +328,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                   ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
         if ev.save_best:
           ckpt.save_best(step, state, results, train_iter.get_state())
-      if step % ckpt_every == 0 or done or preempt.requested:
+      timed = step % log_every == 0 and timed_save.due()  # checked where metrics sync anyway
+      if step % ckpt_every == 0 or done or preempt.requested or timed:
         ckpt.save(step, state, train_iter.get_state(), force=True)
       if preempt.requested:
         bar.write(f"Interrupted: checkpoint saved at step {step}; run the same command to resume.")
@@ -327,6 +362,18 @@ def _restore_for_inference(exp: Experiment, split: str, checkpoint: str | None):
   return state, shardings
 
 
+def checkpoint_dir(workdir: str, which: str = "last") -> str:
+  """The step directory of a run's ``'last'`` checkpoint or its ``'best'`` one (by
+  ``evaluation.save_best``): what MMAction2's ``--test-last`` / ``--test-best`` test."""
+  sub = {"last": "checkpoints", "best": "best"}[which]
+  root = os.path.join(workdir, sub)
+  found = sorted((int(d) for d in os.listdir(root) if d.isdigit()) if os.path.isdir(root) else ())
+  if not found:
+    raise FileNotFoundError(f"no {which} checkpoint in {root}: train first (a best checkpoint "
+                            "needs evaluation.save_best)")
+  return os.path.join(root, str(found[-1]))
+
+
 def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | None = None,
                   predictor: str | None = None):
   """One evaluation pass: ``--mode=eval`` over data.val with ``evaluation.metrics``;
@@ -345,8 +392,11 @@ def evaluate_only(config, workdir: str, split: str = "val", checkpoint: str | No
   with exp.mesh:
     results = exp.evaluate(state, shardings, split, evaluators)
   if results:
+    # A checkpoint given by path restores weights only: its step is in its directory name.
+    name = os.path.basename(os.path.normpath(checkpoint)) if checkpoint else ""
     writer = MetricWriter(workdir)
-    writer.write(int(state.step), {f"{split}/{k}": v for k, v in results.items()})
+    writer.write(int(name) if name.isdigit() else int(state.step),
+                 {f"{split}/{k}": v for k, v in results.items()})
     writer.close()
   if predictor is not None and predictor != "predict":
     rows = exp.last_predictions[predictor][predictor]
