@@ -16,7 +16,7 @@ Both sides build the model from the same MMAction2 model dict (TSM R50 1x1x8 and
 Times are the median of ``--repeat`` steps after ``--warmup`` untimed ones. On a CPU, torch
 gets as many intra-op threads as XLA's CPU client uses (the CPUs this process may run on).
 On a GPU, vjax also reports clips/s and MFU: XLA's cost-analysis FLOPs of the compiled step /
-step time / the device's dense peak (``PEAK_FLOPS``); the CPU-only MMAction2 run is skipped.
+step time / the device's dense peak (``vjax.train.throughput.PEAK_FLOPS``); the CPU-only MMAction2 run is skipped.
 """
 
 from __future__ import annotations
@@ -73,24 +73,6 @@ SPECS = {
         optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0001),
         optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2))),
 }
-
-# Dense peak FLOP/s by device kind (first substring match wins): (bfloat16, float32). The
-# float32 figure is the TF32 tensor-core peak: at jax's default matmul precision XLA runs
-# float32 convolutions and matmuls in TF32 on these GPUs.
-PEAK_FLOPS = (
-    ('H100 PCIe', (756e12, 378e12)),
-    ('H100', (989e12, 494.7e12)),  # SXM
-    ('H200', (989e12, 494.7e12)),
-    ('A100', (312e12, 156e12)),
-)
-
-
-def peak_flops(device_kind: str, dtype: str) -> float | None:
-  for key, (bf16, fp32) in PEAK_FLOPS:
-    if key.lower() in device_kind.lower():
-      return bf16 if dtype == 'bfloat16' else fp32
-  return None
-
 
 def mmaction2_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
   """MMAction2's batch layout: (N, segments, C, H, W) for 2D, (N, clips, C, T, H, W) for 3D."""
@@ -252,13 +234,14 @@ def main():
             f'{m / v:13.2f}x')
   print('vjax/MMAction2 = vjax clips/s / MMAction2 clips/s (above 1: vjax is faster).')
   if not on_cpu:
+    from vjax.train.throughput import peak_flops  # pylint: disable=g-import-not-at-top
     peak = peak_flops(device.device_kind, args.dtype)
     for r in rows:
       v = r['vjax']
       for phase in ('train', 'infer'):
         achieved = v[f'{phase}_flops'] / (v[f'{phase}_ms'] / 1e3)
         mfu = (f'MFU {achieved / peak:.1%} of {peak / 1e12:.0f} TFLOP/s' if peak else
-               f'MFU n/a: add {device.device_kind!r} to PEAK_FLOPS')
+               f'MFU n/a: add {device.device_kind!r} to vjax.train.throughput.PEAK_FLOPS')
         print(f'{r["model"]:18s} {phase:6s} {clips(v[f"{phase}_ms"]):8.1f} clips/s, '
               f'{achieved / 1e12:.1f} TFLOP/s, {mfu}')
   else:

@@ -100,7 +100,9 @@ def test_train_evaluates_logs_and_checkpoints(trained):
   train = [r for r in records if "train/loss" in r]
   val = [r for r in records if "val/top1_acc" in r]
   assert [r["step"] for r in train] == [2, 4, 6]
-  assert all(k in train[0] for k in ("train/lr", "train/step_time", "train/data_time"))
+  assert all(k in train[0] for k in ("train/lr", "train/step_time", "train/data_time",
+                                     "train/loss_cls", "train/grad_norm",
+                                     "train/clips_per_s_per_device", "train/host_mem_gb"))
   assert val and {"val/top5_acc", "val/mean_class_accuracy"} <= set(val[-1])
   assert os.listdir(os.path.join(workdir, "checkpoints")) == ["6"]
   assert os.listdir(os.path.join(workdir, "best"))

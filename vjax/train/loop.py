@@ -23,6 +23,7 @@ from vjax.data import sources
 from vjax.train import mesh as mesh_lib
 from vjax.train import optim
 from vjax.train import step as step_lib
+from vjax.train import throughput
 from vjax.train.checkpoint import Checkpointer, load_params, restore_from
 from vjax.train.logging import MetricWriter, say
 from vjax.train.state import TrainState, abstract_state, create_state
@@ -289,13 +290,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   bar = tqdm(total=total_iters, initial=step, desc="train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   t_last = time.perf_counter()
+  compiled, flops = None, None
   with exp.mesh:
     while step < total_iters:
       t0 = time.perf_counter()
       device_batch, _ = data_loader.split_host_fields(next(train_iter))
       batch = mesh_lib.global_batch(exp.mesh, device_batch)
       data_time = time.perf_counter() - t0
-      state, metrics = train_step(state, batch)
+      if compiled is None:  # compiled ahead of time once: its cost analysis gives the MFU
+        compiled = train_step.lower(state, batch).compile()
+        flops = throughput.step_flops(compiled)
+      state, metrics = compiled(state, batch)
       if pending is not None:
         jax.block_until_ready(pending)
       pending = metrics
@@ -310,6 +315,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         host = {f"train/{k}": float(v) for k, v in m.items()}
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
                      "train/epoch": step / iters_per_epoch})
+        host.update({f"train/{k}": v for k, v in throughput.figures(
+            step_time, exp.train_batch, flops, config.dtype).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")
