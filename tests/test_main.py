@@ -158,3 +158,33 @@ def test_sigterm_checkpoints_and_a_restart_resumes(tmp_path):
   assert "Interrupted: checkpoint saved at step" in out + err
   steps = [int(s) for s in os.listdir(os.path.join(workdir, "checkpoints"))]
   assert len(steps) == 1 and 2 <= steps[0] < 600
+
+
+def test_sigkill_then_the_same_command_continues_bitwise(tmp_path, trained):
+  """Checkpoints every iteration (saved asynchronously); SIGKILL lands wherever it lands, in
+  a step or in a save, and the rerun's losses equal the uninterrupted run's step for step."""
+  _, data_dir, _ = trained
+  straight = train_records(trained[0])  # the same 6 steps, never interrupted
+  workdir = str(tmp_path / "work")
+  cmd = args(workdir, data_dir, "--config.total_epochs=1",
+             "--config.checkpoint_config.by_epoch=false", "--config.checkpoint_config.interval=1",
+             "--config.log_config.interval=1")
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  log = os.path.join(workdir, "log.jsonl")
+  deadline = time.time() + 400
+  while time.time() < deadline and proc.poll() is None:
+    if os.path.exists(log) and sum(1 for _ in open(log)) >= 3:
+      break
+    time.sleep(0.05)
+  assert proc.poll() is None, "the run ended before it could be killed"
+  proc.kill()
+  proc.wait()
+  run(cmd)
+  losses = {}
+  for r in train_records(workdir):  # a step redone after the kill logs again; last one wins
+    if "train/loss" in r:
+      losses[r["step"]] = r["train/loss"]
+  want = {r["step"]: r["train/loss"] for r in straight if "train/loss" in r}
+  assert sorted(losses) == list(range(1, 7)) and all(losses[s] == want[s] for s in want), (
+      losses, want)
