@@ -22,6 +22,7 @@ scene = background style; a category is unannotated with probability 1/4) on a C
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule,
+                         use_synthetic,
                          tsn_recognizer)
 
 CATEGORY_NUMS = dict(action=739, attribute=117, concept=291, event=69, object=1678, scene=248)
@@ -78,14 +79,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model = model(sum(nums), hvu_loss(cats, nums), base_channels=16, pretrained=None)
     train, val, test = pipelines(dict(type="FrameBytesDecode"), keys=HVU_KEYS, num_segments=4,
                                  short_side=64, crop=56, test_clips=4, load_label=True)
-    ds = dict(type="TFDSDataset", name="vjax_synthetic_tags", data_dir="", prepare=True,
-              builder_config="hvu_small")
-    c.data.train = dict(ds, split="train", pipeline=train)
-    c.data.val = dict(ds, split="validation", pipeline=val)
-    c.data.test = dict(ds, split="validation", pipeline=test)
-    c.data.videos_per_device = 16
-    c.data.test_videos_per_device = 8
-    c.data.workers = 0
+    use_synthetic(c, (train, val, test), name="vjax_synthetic_tags", builder_config="hvu_small",
+                  videos_per_device=16, test_videos_per_device=8)
     synthetic_schedule(c, epochs=12, eval_interval=4, lr=0.002)
     c.evaluation.save_best = "attribute_mAP"
     return c

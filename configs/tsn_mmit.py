@@ -14,6 +14,7 @@ kinds) on a CPU and also reports ``mean_average_precision``.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule,
+                         use_synthetic,
                          tsn_recognizer, use_annotation_lists)
 
 NUM_CLASSES = 313
@@ -61,14 +62,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                     loss_weight=1.0, dropout_ratio=0.2)
     train, val, test = pipelines(dict(type="FrameBytesDecode"), short_side=64, crop=56,
                                  test_crop=64)
-    ds = dict(type="TFDSDataset", name="vjax_synthetic_tags", data_dir="", prepare=True,
-              builder_config="multilabel_small")
-    c.data.train = dict(ds, split="train", pipeline=train)
-    c.data.val = dict(ds, split="validation", pipeline=val)
-    c.data.test = dict(ds, split="validation", pipeline=test)
-    c.data.videos_per_device = 16
-    c.data.test_videos_per_device = 8
-    c.data.workers = 0
+    use_synthetic(c, (train, val, test), name="vjax_synthetic_tags", builder_config="multilabel_small",
+                  videos_per_device=16, test_videos_per_device=8)
     synthetic_schedule(c, epochs=12, eval_interval=4, lr=0.002)
     c.evaluation.metrics = ["mmit_mean_average_precision", "mean_average_precision"]
     return c

@@ -58,17 +58,20 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small") -> None:
-  """Points data.train/val/test at the built-in ``vjax_synthetic`` dataset (built on first use
-  in the TFDS data_dir) with CPU-sized batches; ``pipelines`` = (train, val, test)."""
+def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small",
+                  name: str = "vjax_synthetic", builder_config=None, videos_per_device: int = 8,
+                  test_videos_per_device: int = 4) -> None:
+  """Points data.train/val/test at a built-in synthetic TFDS dataset (``name``, built on
+  first use in the TFDS data_dir; ``builder_config`` defaults to ``dict(preset=preset)``)
+  with CPU-sized batches; ``pipelines`` = (train, val, test)."""
   train, val, test = pipelines
-  ds = dict(type="TFDSDataset", name="vjax_synthetic", data_dir="", prepare=True,
-            builder_config=dict(preset=preset))
+  ds = dict(type="TFDSDataset", name=name, data_dir="", prepare=True,
+            builder_config=builder_config or dict(preset=preset))
   c.data.train = dict(ds, split="train", pipeline=train)
   c.data.val = dict(ds, split="validation", pipeline=val)
   c.data.test = dict(ds, split="validation", pipeline=test)
-  c.data.videos_per_device = 8
-  c.data.test_videos_per_device = 4
+  c.data.videos_per_device = videos_per_device
+  c.data.test_videos_per_device = test_videos_per_device
   c.data.workers = 0
 
 
