@@ -1,10 +1,14 @@
 """Optimizers and learning-rate schedules with MMAction2's (mmcv's) config names and semantics.
 
-``optimizer=dict(type='SGD', lr, momentum, weight_decay)`` follows torch.optim.SGD: weight
-decay is added to the gradient before momentum; ``optimizer_config.grad_clip`` clips the raw
-gradient by global norm first. ``lr_config`` follows mmcv's LrUpdaterHook: a regular
-policy ('step', 'CosineAnnealing', 'fixed'), updated per epoch when ``by_epoch`` (the
-default), and an optional per-iteration warmup ('linear', 'constant', 'exp').
+``optimizer=dict(type='SGD', lr, momentum, weight_decay, nesterov)`` follows torch.optim.SGD:
+weight decay is added to the gradient before momentum. ``type='Adam'`` follows torch.optim.Adam
+(L2 decay added to the gradient before the moments), ``type='AdamW'`` torch.optim.AdamW
+(decoupled decay); both take ``amsgrad`` with torch's formula. ``optimizer_config.grad_clip``
+clips the gradient by global norm first.
+
+``lr_config`` follows mmcv's LrUpdaterHook: a regular policy ('step', 'CosineAnnealing',
+'fixed'), updated per epoch when ``by_epoch`` (the default), and an optional per-iteration
+warmup ('linear', 'constant', 'exp').
 
 Per-parameter lr and weight-decay multipliers follow mmcv's optimizer constructors:
 ``optimizer.paramwise_cfg`` of the default constructor (custom_keys, bias_lr_mult,
@@ -16,8 +20,9 @@ and shape, so they are resolved at trace time from the tree the optimizer sees.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import optax
 from flax import traverse_util
@@ -195,6 +200,47 @@ def _lr_multipliers(opt_cfg):
   return _by_group(0, opt_cfg, lambda u, p, m: u if m == 1 else u * m)
 
 
+class ScaleByTorchAMSGradState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  nu_max: Any
+
+
+def scale_by_torch_amsgrad(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
+  """torch.optim.Adam/AdamW's ``amsgrad=True`` direction: the running maximum of the raw second
+  moment, bias-corrected with the current step's factor,
+  ``(m_t / (1 - b1^t)) / (sqrt(max_{s<=t} v_s) / sqrt(1 - b2^t) + eps)``. (optax's
+  ``scale_by_amsgrad`` takes the maximum of the already corrected ``v_s / (1 - b2^s)``, which
+  differs from torch while the correction changes.)"""
+
+  def init(params):
+    zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+    return ScaleByTorchAMSGradState(jnp.zeros([], jnp.int32), zeros(), zeros(), zeros())
+
+  def update(updates, state, params=None):
+    del params
+    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, updates)
+    nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
+    count = optax.safe_int32_increment(state.count)
+    t = count.astype(jnp.float32)
+    bc1, bc2_sqrt = 1 - b1**t, jnp.sqrt(1 - b2**t)
+    out = jax.tree.map(lambda m, v: ((m / bc1) / (jnp.sqrt(v) / bc2_sqrt + eps)).astype(m.dtype),
+                       mu, nu_max)
+    return out, ScaleByTorchAMSGradState(count, mu, nu, nu_max)
+
+  return optax.GradientTransformation(init, update)
+
+
+def _adam_direction(opt_cfg: dict):
+  betas = opt_cfg.pop("betas", (0.9, 0.999))
+  eps = opt_cfg.pop("eps", 1e-8)
+  if opt_cfg.pop("amsgrad", False):
+    return scale_by_torch_amsgrad(betas[0], betas[1], eps)
+  return optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=eps)
+
+
 def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule):
   """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts."""
   opt_cfg = dict(opt_cfg)
@@ -210,19 +256,26 @@ def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] |
   if typ == "SGD":
     wd = opt_cfg.pop("weight_decay", 0.0)
     momentum = opt_cfg.pop("momentum", 0.0)
+    # optax.trace(nesterov=True) is torch's: buf = m * buf + g; update = g + m * buf.
     nesterov = opt_cfg.pop("nesterov", False)
     parts.append(_decayed_weights(wd, groups))
     if momentum:
       parts.append(optax.trace(decay=momentum, nesterov=nesterov))
+    elif nesterov:
+      raise ValueError("SGD nesterov=True needs a momentum (as torch.optim.SGD)")
+    parts.append(optax.scale_by_learning_rate(schedule))
+  elif typ == "Adam":
+    # torch Adam: g' = g + wd_group * p, then the moments of g'; p -= lr_group * adam_dir.
+    parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.0), groups))
+    parts.append(_adam_direction(opt_cfg))
     parts.append(optax.scale_by_learning_rate(schedule))
   elif typ == "AdamW":
-    betas = opt_cfg.pop("betas", (0.9, 0.999))
     # torch AdamW: p -= lr_group * (adam_direction + wd_group * p)
-    parts.append(optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=opt_cfg.pop("eps", 1e-8)))
+    parts.append(_adam_direction(opt_cfg))
     parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.01), groups))
     parts.append(optax.scale_by_learning_rate(schedule))
   else:
-    raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD' or 'AdamW'")
+    raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD', 'Adam' or 'AdamW'")
   if opt_cfg:
     raise KeyError(f"Unsupported {typ} arguments: {sorted(opt_cfg)}")
   if groups:
