@@ -1,5 +1,5 @@
-"""torch.optim's Adam, AdamW(amsgrad) and SGD(nesterov) with mmcv's param groups, as
-MMAction2 0.24.1 configs use them.
+"""MMAction2 0.24.1 / mmcv 1.7 optimizer options: torch's Adam, AdamW(amsgrad) and SGD(nesterov)
+with param groups, and mmcv's GradientCumulativeOptimizerHook.
 
 Goldens: tests/golden/optim/steps.{npz,json}, written by torch.optim and mmcv's runner
 (tests/reference/make_golden_optim_steps.py)."""
@@ -7,6 +7,7 @@ Goldens: tests/golden/optim/steps.{npz,json}, written by torch.optim and mmcv's 
 import json
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +15,10 @@ import optax
 import pytest
 
 from tests.conftest import ROOT
-from vjax.train.optim import make_optimizer
+from vjax.train import optim
+from vjax.train.optim import make_optimizer, make_schedule
+from vjax.train.state import TrainState
+from vjax.train.step import make_train_step
 
 GOLDEN = Path(ROOT, "tests", "golden", "optim")
 STEPS = np.load(GOLDEN / "steps.npz")
@@ -75,3 +79,129 @@ def test_adam_and_nesterov_config_errors():
     make_optimizer(dict(type="Adam", lr=0.1, maximize=True), None, sched)
   with pytest.raises(ValueError, match="nesterov=True needs a momentum"):
     make_optimizer(dict(type="SGD", lr=0.1, nesterov=True), None, sched)
+
+
+# ----------------------------------------------------------------------- gradient accumulation
+class Fc(nn.Module):
+  """torch.nn.Linear(6, 3) named ``fc``: no BatchNorm, so accumulation is exact."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    return nn.Dense(3, name="fc")(x)
+
+
+class FcTask:
+  """The two task methods the train step calls: cross-entropy of ``fc(x)`` against ``y``."""
+
+  def loss(self, model, variables, batch, key):
+    logits = model.apply({"params": variables["params"]}, batch["x"])
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+    return loss, {}, variables["batch_stats"]
+
+  def frozen_mask(self, model, params):
+    return None
+
+
+def fc_state(tx, weight, bias):
+  params = {"fc": {"kernel": jnp.asarray(weight).T, "bias": jnp.asarray(bias)}}
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats={},
+                    opt_state=tx.init(params), rng=jax.random.key_data(jax.random.key(0)))
+
+
+@pytest.mark.parametrize("name", list(META["runner"]["optimizers"]))
+def test_cumulative_iters_match_mmcv_runner(name):
+  # mmcv's EpochBasedRunner, GradientCumulativeOptimizerHook(cumulative_iters=4, grad_clip),
+  # lr warmup per iteration + step per epoch, 2 epochs x 5 iterations: groups end at
+  # iterations 3 and 7 (across the epoch boundary); 8-9 are an incomplete group whose losses
+  # are divided by 2 and which steps at the last iteration.
+  run = META["runner"]
+  iters_per_epoch, total = run["iters_per_epoch"], run["iters"]
+  opt_cfg = dict(run["optimizers"][name])
+  schedule = make_schedule(run["lr_config"], opt_cfg["lr"], iters_per_epoch=iters_per_epoch,
+                           total_iters=total)
+  tx = make_optimizer(opt_cfg, run["optimizer_config"], schedule, total_iters=total)
+  state = fc_state(tx, STEPS["runner/init/weight"], STEPS["runner/init/bias"])
+  step = jax.jit(make_train_step(FcTask(), Fc(), tx, schedule))
+  golden = {k: STEPS[f"runner/{name}/{k}"] for k in ("lr", "weight", "bias", "loss", "grad_norm")}
+  n = run["optimizer_config"]["cumulative_iters"]
+  before = state.params
+  for i in range(total):
+    b = i % iters_per_epoch
+    batch = {"x": jnp.asarray(STEPS["runner/x"][b]), "y": jnp.asarray(STEPS["runner/y"][b])}
+    state, metrics = step(state, batch)
+    # The lr this iteration runs with (mmcv: set by LrUpdaterHook.before_train_iter from
+    # runner.iter); the bias group's is twice it (bias_lr_mult), checked through the params.
+    np.testing.assert_allclose(metrics["lr"], golden["lr"][i, 0], rtol=1e-6, err_msg=f"lr {i}")
+    np.testing.assert_allclose(metrics["loss"], golden["loss"][i], rtol=1e-5, err_msg=f"loss {i}")
+    if not np.isnan(golden["grad_norm"][i]):  # a group's last iteration: the pre-clip norm
+      np.testing.assert_allclose(metrics["grad_norm"], golden["grad_norm"][i], rtol=1e-5)
+      assert golden["grad_norm"][i] > run["optimizer_config"]["grad_clip"]["max_norm"]
+    np.testing.assert_allclose(state.params["fc"]["kernel"].T, golden["weight"][i], rtol=0,
+                               atol=2e-6, err_msg=f"weight after iteration {i}")
+    np.testing.assert_allclose(state.params["fc"]["bias"], golden["bias"][i], rtol=0, atol=2e-6,
+                               err_msg=f"bias after iteration {i}")
+    steps_now = (i + 1) % n == 0 or i + 1 == total
+    assert steps_now != jax.tree.all(jax.tree.map(jnp.array_equal, before, state.params)), i
+    before = state.params
+  assert int(state.step) == total
+  assert optim.accumulated_grad_norm(state.opt_state) is not None
+
+
+@pytest.mark.parametrize("opt_cfg", [
+    dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True,
+         paramwise_cfg=dict(bias_lr_mult=2.0)),
+    dict(type="Adam", lr=0.01, weight_decay=0.01),
+    dict(type="AdamW", lr=0.01, weight_decay=0.05, amsgrad=True),
+], ids=["sgd_nesterov", "adam", "adamw_amsgrad"])
+def test_micro_steps_equal_one_step_on_the_concatenated_batch(opt_cfg):
+  # Without BatchNorm, N micro-batches of B (each loss a mean over B, divided by N) give the
+  # gradient of the mean over the N*B batch; clipping (active here) applies to that sum.
+  n, b, groups = 4, 2, 2
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(groups, n * b, 6)).astype(np.float32) * 3
+  y = rng.integers(0, 3, size=(groups, n * b)).astype(np.int32)
+  w0, b0 = rng.normal(size=(3, 6)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+  schedule = make_schedule(dict(policy="fixed"), opt_cfg["lr"], iters_per_epoch=1,
+                           total_iters=1)
+  clip = dict(grad_clip=dict(max_norm=0.3, norm_type=2))
+
+  def run(hook_cfg, batches, total):
+    tx = make_optimizer(opt_cfg, hook_cfg, schedule, total_iters=total)
+    state = fc_state(tx, w0, b0)
+    step = jax.jit(make_train_step(FcTask(), Fc(), tx, schedule))
+    norms = []
+    for batch in batches:
+      state, metrics = step(state, batch)
+      norms.append(float(metrics["grad_norm"]))
+    return state.params, norms
+
+  big, big_norms = run(clip, [{"x": x[g], "y": y[g]} for g in range(groups)], groups)
+  micro = [{"x": x[g, i * b:(i + 1) * b], "y": y[g, i * b:(i + 1) * b]}
+           for g in range(groups) for i in range(n)]
+  acc, acc_norms = run(dict(type="GradientCumulativeOptimizerHook", cumulative_iters=n, **clip),
+                       micro, groups * n)
+  assert min(big_norms) > 0.3  # clipping is active
+  # The logged norm at a group's last micro-step is the accumulated gradient's.
+  np.testing.assert_allclose(acc_norms[n - 1::n], big_norms, rtol=1e-5)
+  for path in (("fc", "kernel"), ("fc", "bias")):
+    # float32 summation order differs (measured max difference 1.5e-8).
+    np.testing.assert_allclose(acc[path[0]][path[1]], big[path[0]][path[1]], rtol=0, atol=1e-6)
+
+
+def test_optimizer_config_options_and_errors():
+  sched = lambda _: 0.1  # noqa: E731
+  # MMAction2's usual optimizer_config: grad_clip only (None allowed), no type.
+  for hook in (dict(grad_clip=None), dict(type="OptimizerHook", grad_clip=dict(max_norm=1.0)),
+               None):
+    tx = make_optimizer(dict(type="SGD", lr=0.1), hook, sched)
+    assert optim.accumulated_grad_norm(tx.init({"w": jnp.ones(2)})) is None
+  tx = make_optimizer(dict(type="SGD", lr=0.1), dict(type="GradientCumulativeOptimizerHook",
+                                                     cumulative_iters=1), sched)
+  assert optim.accumulated_grad_norm(tx.init({"w": jnp.ones(2)})) is None  # plain SGD
+  with pytest.raises(KeyError, match="Unsupported OptimizerHook arguments: \\['cumulative_iters"):
+    make_optimizer(dict(type="SGD", lr=0.1), dict(cumulative_iters=2), sched)
+  with pytest.raises(KeyError, match="optimizer_config type 'Fp16OptimizerHook'"):
+    make_optimizer(dict(type="SGD", lr=0.1), dict(type="Fp16OptimizerHook"), sched)
+  with pytest.raises(ValueError, match="positive int"):
+    make_optimizer(dict(type="SGD", lr=0.1), dict(type="GradientCumulativeOptimizerHook",
+                                                  cumulative_iters=0), sched)

@@ -147,7 +147,7 @@ def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batc
   schedule = optim.make_schedule(config.lr_config.to_dict(), base_lr,
                                  iters_per_epoch=iters_per_epoch, total_iters=total_iters)
   tx = optim.make_optimizer(config.optimizer.to_dict(), config.optimizer_config.to_dict(),
-                            schedule)
+                            schedule, total_iters=total_iters)
   return schedule, tx
 
 

@@ -4,11 +4,13 @@
 weight decay is added to the gradient before momentum. ``type='Adam'`` follows torch.optim.Adam
 (L2 decay added to the gradient before the moments), ``type='AdamW'`` torch.optim.AdamW
 (decoupled decay); both take ``amsgrad`` with torch's formula. ``optimizer_config.grad_clip``
-clips the gradient by global norm first.
+clips the gradient by global norm first. ``optimizer_config=dict(
+type='GradientCumulativeOptimizerHook', cumulative_iters=N)`` accumulates gradients over N
+iterations as mmcv's hook does (``accumulate_gradients``).
 
 ``lr_config`` follows mmcv's LrUpdaterHook: a regular policy ('step', 'CosineAnnealing',
 'fixed'), updated per epoch when ``by_epoch`` (the default), and an optional per-iteration
-warmup ('linear', 'constant', 'exp').
+warmup ('linear', 'constant', 'exp'), all of the iteration count (with accumulation too).
 
 Per-parameter lr and weight-decay multipliers follow mmcv's optimizer constructors:
 ``optimizer.paramwise_cfg`` of the default constructor (custom_keys, bias_lr_mult,
@@ -241,14 +243,96 @@ def _adam_direction(opt_cfg: dict):
   return optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=eps)
 
 
-def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule):
-  """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts."""
+class AccumulateState(NamedTuple):
+  """``iteration``: iterations seen (mmcv's ``runner.iter``); ``grads``: this group's gradient
+  so far; ``grad_norm``: its global norm after the latest iteration (at a group's last
+  iteration, the norm gradient clipping sees and mmcv logs)."""
+  iteration: jax.Array
+  grads: Any
+  grad_norm: jax.Array
+  inner_state: Any
+
+
+def accumulate_gradients(inner: optax.GradientTransformation, cumulative_iters: int,
+                         total_iters: int | None = None) -> optax.GradientTransformation:
+  """mmcv 1.7's GradientCumulativeOptimizerHook around ``inner`` (clip, decay, momentum/Adam).
+
+  Every iteration's gradient is divided by the loss factor (mmcv divides the loss: N, or in
+  the last ``total_iters % N`` iterations of the run that remainder) and summed; ``inner`` runs
+  on the sum, and the sum restarts from zero, after iterations ``i`` (0-based, counted over the
+  whole run, across epochs) with ``(i + 1) % N == 0`` or ``i + 1 == total_iters``; other
+  iterations return zero updates and leave ``inner``'s state alone. One ``lax.cond`` in the
+  jitted step: no host sync. The sum is part of the state, so checkpoints resume mid-group
+  exactly (mmcv loses a resumed run's partial group).
+  """
+  n = int(cumulative_iters)
+  remainder = total_iters % n if total_iters else 0
+
+  def init(params):
+    return AccumulateState(iteration=jnp.zeros([], jnp.int32),
+                           grads=jax.tree.map(jnp.zeros_like, params),
+                           grad_norm=jnp.zeros([], jnp.float32), inner_state=inner.init(params))
+
+  def update(updates, state, params=None):
+    it = state.iteration
+    emit = (it + 1) % n == 0
+    factor = jnp.asarray(n, jnp.int32)
+    if remainder:
+      emit = emit | (it + 1 == total_iters)
+      factor = jnp.where(it < total_iters - remainder, n, remainder)
+    acc = jax.tree.map(lambda a, g: a + (g / factor.astype(g.dtype)).astype(a.dtype),
+                       state.grads, updates)
+
+    def step(acc, inner_state):
+      out, inner_state = inner.update(acc, inner_state, params)
+      return out, inner_state, jax.tree.map(jnp.zeros_like, acc)
+
+    def hold(acc, inner_state):
+      return jax.tree.map(jnp.zeros_like, acc), inner_state, acc
+
+    out, inner_state, acc_next = jax.lax.cond(emit, step, hold, acc, state.inner_state)
+    return out, AccumulateState(iteration=optax.safe_int32_increment(it), grads=acc_next,
+                                grad_norm=optax.global_norm(acc).astype(jnp.float32),
+                                inner_state=inner_state)
+
+  return optax.GradientTransformation(init, update)
+
+
+def accumulated_grad_norm(opt_state):
+  """The ``grad_norm`` of ``accumulate_gradients``'s state in ``opt_state``; None without one."""
+  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AccumulateState))
+           if isinstance(s, AccumulateState)]
+  return found[0].grad_norm if found else None
+
+
+HOOKS = ("OptimizerHook", "GradientCumulativeOptimizerHook")
+
+
+def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule,
+                   *, total_iters: int | None = None):
+  """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts.
+
+  ``total_iters``: the run's length (mmcv's ``max_iters``), which places the last incomplete
+  group of ``cumulative_iters``. ``schedule`` is evaluated at the number of ``update`` calls so far, i.e.
+  every iteration, accumulation or not, as mmcv's LrUpdaterHook counts ``runner.iter``.
+  """
   opt_cfg = dict(opt_cfg)
+  hook = dict(opt_hook_cfg or {})
   groups = {k: opt_cfg.pop(k) for k in ("constructor", "paramwise_cfg") if k in opt_cfg}
   typ = opt_cfg.pop("type", "SGD")
   opt_cfg.pop("lr", None)
+  hook_type = hook.pop("type", "OptimizerHook")
+  if hook_type not in HOOKS:
+    raise KeyError(f"Unsupported optimizer_config type {hook_type!r}; use one of {list(HOOKS)}")
+  cumulative = hook.pop("cumulative_iters", 1) if hook_type == HOOKS[1] else 1
+  if not isinstance(cumulative, int) or cumulative < 1:
+    raise ValueError(f"cumulative_iters must be a positive int, got {cumulative!r}")
+  clip = hook.pop("grad_clip", None)
+  if hook.pop("detect_anomalous_params", False):
+    raise ValueError("optimizer_config.detect_anomalous_params is not supported")
+  if hook:
+    raise KeyError(f"Unsupported {hook_type} arguments: {sorted(hook)}")
   parts = []
-  clip = (opt_hook_cfg or {}).get("grad_clip")
   if clip:
     if clip.get("norm_type", 2) != 2:
       raise ValueError("only grad_clip norm_type=2 (global L2 norm) is supported")
@@ -263,21 +347,26 @@ def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] |
       parts.append(optax.trace(decay=momentum, nesterov=nesterov))
     elif nesterov:
       raise ValueError("SGD nesterov=True needs a momentum (as torch.optim.SGD)")
-    parts.append(optax.scale_by_learning_rate(schedule))
   elif typ == "Adam":
     # torch Adam: g' = g + wd_group * p, then the moments of g'; p -= lr_group * adam_dir.
     parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.0), groups))
     parts.append(_adam_direction(opt_cfg))
-    parts.append(optax.scale_by_learning_rate(schedule))
   elif typ == "AdamW":
     # torch AdamW: p -= lr_group * (adam_direction + wd_group * p)
     parts.append(_adam_direction(opt_cfg))
     parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.01), groups))
-    parts.append(optax.scale_by_learning_rate(schedule))
   else:
     raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD', 'Adam' or 'AdamW'")
   if opt_cfg:
     raise KeyError(f"Unsupported {typ} arguments: {sorted(opt_cfg)}")
+  # The lr (and the groups' lr multipliers, a product with it) scale last, outside the
+  # accumulation: its count advances every iteration, so the step of a group uses the lr of
+  # the group's last iteration, as mmcv's optimizer.step() does.
+  tail = [optax.scale_by_learning_rate(schedule)]
   if groups:
-    parts.append(_lr_multipliers(groups))
-  return optax.chain(*parts)
+    tail.append(_lr_multipliers(groups))
+  if cumulative > 1:
+    tx = optax.chain(accumulate_gradients(optax.chain(*parts), cumulative, total_iters), *tail)
+  else:
+    tx = optax.chain(*parts, *tail)
+  return tx

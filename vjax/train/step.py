@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vjax.train import optim
 from vjax.train.state import TrainState
 
 
@@ -25,7 +26,10 @@ def step_key(state: TrainState):
 
 def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
   """(state, batch) -> (state, metrics): every loss term and batch metric the task logs,
-  plus ``loss``, ``grad_norm`` and ``lr``."""
+  plus ``loss``, ``grad_norm`` and ``lr`` (``schedule(state.step)``, the lr this iteration's
+  update uses). ``grad_norm`` is the norm of the trainable gradient; with
+  ``cumulative_iters``, that of the gradient accumulated in the current group so far (at a
+  group's last iteration, the norm clipping sees, as mmcv logs)."""
 
   def train_step(state: TrainState, batch):
     key = step_key(state)
@@ -42,8 +46,10 @@ def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     updates = zero_frozen(updates, frozen)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, **log_vars, "grad_norm": optax.global_norm(grads),
-               "lr": schedule(state.step)}
+    grad_norm = optim.accumulated_grad_norm(opt_state)
+    if grad_norm is None:
+      grad_norm = optax.global_norm(grads)
+    metrics = {"loss": loss, **log_vars, "grad_norm": grad_norm, "lr": schedule(state.step)}
     new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
                               opt_state=opt_state)
     return new_state, metrics
