@@ -1,5 +1,6 @@
 """MMAction2 0.24.1 / mmcv 1.7 optimizer options: torch's Adam, AdamW(amsgrad) and SGD(nesterov)
-with param groups, and mmcv's GradientCumulativeOptimizerHook.
+with param groups, mmcv's GradientCumulativeOptimizerHook, and frozen parameters without
+optimizer state.
 
 Goldens: tests/golden/optim/steps.{npz,json}, written by torch.optim and mmcv's runner
 (tests/reference/make_golden_optim_steps.py)."""
@@ -15,9 +16,11 @@ import optax
 import pytest
 
 from tests.conftest import ROOT
+from vjax.tasks.base import Task
+from vjax.train import mesh as mesh_lib
 from vjax.train import optim
 from vjax.train.optim import make_optimizer, make_schedule
-from vjax.train.state import TrainState
+from vjax.train.state import TrainState, create_state
 from vjax.train.step import make_train_step
 
 GOLDEN = Path(ROOT, "tests", "golden", "optim")
@@ -205,3 +208,147 @@ def test_optimizer_config_options_and_errors():
   with pytest.raises(ValueError, match="positive int"):
     make_optimizer(dict(type="SGD", lr=0.1), dict(type="GradientCumulativeOptimizerHook",
                                                   cumulative_iters=0), sched)
+
+
+# --------------------------------------------------------------------------- frozen parameters
+class Tiny(nn.Module):
+  """Logically partitioned params (as X3D's, TimeSformer's), so create_state sees boxes; the
+  stem and ``mid``'s bias are frozen."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    dense = lambda f, name: nn.Dense(  # noqa: E731
+        f, name=name, kernel_init=nn.with_logical_partitioning(
+            nn.initializers.lecun_normal(), ("embed", "mlp")))
+    h = nn.relu(dense(8, "stem")(x.reshape(x.shape[0], -1)))
+    h = nn.relu(dense(8, "mid")(h))
+    return nn.Dense(3, name="head")(h)
+
+  def frozen_mask(self, params):
+    return {module: {leaf: module == "stem" or (module, leaf) == ("mid", "bias")
+                     for leaf in leaves} for module, leaves in params.items()}
+
+
+class TinyTask(FcTask):
+  frozen_mask = Task.frozen_mask
+
+  def loss(self, model, variables, batch, key):
+    return super().loss(model, variables, dict(batch, x=batch["imgs"]), key)
+
+
+def array_bytes(tree):
+  return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize("type_, cumulative, per_param", [
+    ("Adam", 1, 2), ("SGD", 1, 1), ("SGD", 2, 2)])
+def test_frozen_params_have_no_optimizer_state_and_stay_bit_identical(type_, cumulative,
+                                                                       per_param):
+  # per_param: arrays of the parameter's size the state keeps per trainable parameter (Adam:
+  # mu, nu; SGD: momentum; with accumulation also the accumulated gradient).
+  model, task = Tiny(), TinyTask()
+  mesh = mesh_lib.make_mesh((("data", -1),), jax.devices()[:2])
+  opt_cfg = dict(type=type_, lr=0.05, weight_decay=0.1, paramwise_cfg=dict(bias_lr_mult=2.0),
+                 **(dict(momentum=0.9) if type_ == "SGD" else {}))
+  hook = dict(type="GradientCumulativeOptimizerHook", cumulative_iters=cumulative,
+              grad_clip=dict(max_norm=0.5))
+  sched = lambda _: 0.05  # noqa: E731
+  x = jnp.zeros((1, 4, 3))
+  rng = np.random.default_rng(0)
+  batch = {"imgs": rng.normal(size=(4, 4, 3)).astype(np.float32) * 3,
+           "y": np.array([0, 1, 2, 0], np.int32)}
+
+  def train(frozen_mask):
+    tx = make_optimizer(opt_cfg, hook, sched, total_iters=4, frozen_mask=frozen_mask)
+    state, shardings = create_state(model, tx, mesh, x, seed=0)
+    bs = mesh_lib.batch_sharding(mesh)
+    step = jax.jit(make_train_step(task, model, tx, sched), in_shardings=(shardings, bs),
+                   out_shardings=(shardings, mesh_lib.replicated(mesh)))
+    start = state
+    with mesh:
+      for _ in range(4):
+        state, metrics = step(state, {k: jax.device_put(v, bs) for k, v in batch.items()})
+    return start, state, metrics
+
+  start, masked, metrics = train(lambda p: task.frozen_mask(model, p))
+  _, unmasked, metrics_unmasked = train(None)  # the step still zeroes and keeps frozen leaves
+  flat = jax.tree_util.tree_flatten_with_path(start.params)[0]
+  frozen = {jax.tree_util.keystr(k) for k, _ in flat
+            if "stem" in jax.tree_util.keystr(k) or "['mid']['bias']" == jax.tree_util.keystr(k)}
+  assert len(frozen) == 3
+  trainable_bytes = sum(v.size * 4 for k, v in flat if jax.tree_util.keystr(k) not in frozen)
+  scalars = [x for x in jax.tree.leaves(masked.opt_state) if x.ndim == 0]
+  assert array_bytes(masked.opt_state) == per_param * trainable_bytes + array_bytes(scalars)
+  assert array_bytes(unmasked.opt_state) > array_bytes(masked.opt_state)
+  for (path, before), after, other in zip(flat, jax.tree.leaves(masked.params),
+                                          jax.tree.leaves(unmasked.params)):
+    key = jax.tree_util.keystr(path)
+    if key in frozen:
+      np.testing.assert_array_equal(after, before, err_msg=key)
+      np.testing.assert_array_equal(other, before, err_msg=key)
+    else:
+      assert not np.array_equal(after, before), key
+      np.testing.assert_allclose(after, other, rtol=0, atol=1e-7, err_msg=key)
+  # Clipping and the logged norm count the trainable gradients only, as without the mask.
+  np.testing.assert_allclose(metrics["grad_norm"], metrics_unmasked["grad_norm"], rtol=1e-6)
+
+
+def test_checkpoint_mid_group_with_frozen_params_resumes_exactly(tmp_path):
+  # The accumulated gradient is part of the state (mmcv drops a resumed run's partial group);
+  # frozen leaves are empty nodes in the optimizer state and survive the round trip.
+  from vjax.train.checkpoint import Checkpointer, load_params  # pylint: disable=g-import-not-at-top
+  from vjax.train.state import abstract_state  # pylint: disable=g-import-not-at-top
+  model, task = Tiny(), TinyTask()
+  mesh = mesh_lib.make_mesh((("data", -1),), jax.devices()[:2])
+  sched = lambda s: 0.05 * (1 + s)  # noqa: E731
+  tx = make_optimizer(dict(type="Adam", lr=0.05, weight_decay=0.1),
+                      dict(type="GradientCumulativeOptimizerHook", cumulative_iters=3,
+                           grad_clip=dict(max_norm=0.5)), sched, total_iters=5,
+                      frozen_mask=lambda p: task.frozen_mask(model, p))
+  state, shardings = create_state(model, tx, mesh, jnp.zeros((1, 4, 3)), seed=0)
+  bs = mesh_lib.batch_sharding(mesh)
+  step = jax.jit(make_train_step(task, model, tx, sched), in_shardings=(shardings, bs),
+                 out_shardings=(shardings, mesh_lib.replicated(mesh)))
+  rng = np.random.default_rng(1)
+  batches = [{"imgs": jax.device_put(rng.normal(size=(4, 4, 3)).astype(np.float32), bs),
+              "y": jax.device_put(rng.integers(0, 3, 4).astype(np.int32), bs)} for _ in range(5)]
+  ckpt = Checkpointer(str(tmp_path))
+  with mesh:
+    for i, batch in enumerate(batches):
+      if i == 2:  # after two of a group's three iterations
+        ckpt.save(i, state, None, force=True)
+        ckpt.wait()
+      state, _ = step(state, batch)
+    fresh, _ = create_state(model, tx, mesh, jnp.zeros((1, 4, 3)), seed=1)
+    resumed, _ = ckpt.restore(2, abstract_state(fresh, shardings))
+    assert jnp.any(optim.accumulated_grad_norm(resumed.opt_state) > 0)
+    for batch in batches[2:]:
+      resumed, _ = step(resumed, batch)
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(resumed), jax.device_get(state))
+  # load_from reads the params of such a checkpoint whatever the optimizer state's layout.
+  params, _ = load_params(str(tmp_path / "checkpoints" / "2"), abstract_state(fresh, shardings))
+  jax.tree.map(np.testing.assert_array_equal, jax.device_get(params),
+               jax.device_get(ckpt.restore(2, abstract_state(fresh, shardings))[0].params))
+  ckpt.close()
+
+
+def test_recognizer_frozen_stages_get_no_optimizer_state():
+  # A real model: X3D (logically partitioned params) with frozen_stages=1, the task's mask.
+  from tests.models import tiny  # pylint: disable=g-import-not-at-top
+  from tests.models.test_zoo3d_more import small_x3d  # pylint: disable=g-import-not-at-top
+  from vjax.models import build_model  # pylint: disable=g-import-not-at-top
+  cfg = small_x3d(frozen_stages=1)
+  model, task = build_model(cfg), tiny.task(cfg)
+  tx = make_optimizer(dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4),
+                      dict(grad_clip=dict(max_norm=40)), lambda _: 0.1,
+                      frozen_mask=lambda p: task.frozen_mask(model, p))
+  mesh = mesh_lib.make_mesh((("data", -1),), jax.devices()[:1])
+  state, _ = create_state(model, tx, mesh, jnp.zeros((1, 1, 2, 16, 16, 3)), seed=0)
+  mask = task.frozen_mask(model, state.params)
+  frozen = [p for p, f in zip(jax.tree.leaves(state.params), jax.tree.leaves(mask)) if f]
+  trainable = [p for p, f in zip(jax.tree.leaves(state.params), jax.tree.leaves(mask)) if not f]
+  assert frozen and trainable
+  # One momentum buffer per trainable parameter, none for the frozen ones; and the lr count.
+  scalars = [x for x in jax.tree.leaves(state.opt_state) if x.ndim == 0]
+  assert len(scalars) == 1
+  assert array_bytes(state.opt_state) == array_bytes(trainable) + array_bytes(scalars)

@@ -22,8 +22,9 @@ and shape, so they are resolved at trace time from the tree the optimizer sees.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
@@ -120,8 +121,10 @@ def _default_multipliers(paramwise: Mapping[str, Any], flat: Mapping[tuple, Any]
     is_norm = path[:-1] in norm_modules
     is_bias = path[-1] == "bias"
     lr = paramwise.get("bias_lr_mult", 1.0) if is_bias and not is_norm else 1.0
-    # mmcv: Conv2d with in_channels == groups, i.e. one input channel per group.
-    is_dwconv = path[-1] == "kernel" and len(leaf.shape) == 4 and leaf.shape[2] == 1
+    # mmcv: Conv2d with in_channels == groups, i.e. one input channel per group. (A frozen
+    # leaf seen inside the optimizer is an optax.MaskedNode, without shape: it gets no update.)
+    shape = getattr(leaf, "shape", ())
+    is_dwconv = path[-1] == "kernel" and len(shape) == 4 and shape[2] == 1
     if is_norm:
       decay = paramwise.get("norm_decay_mult", 1.0)
     elif is_dwconv:
@@ -179,13 +182,15 @@ def param_multipliers(opt_cfg: Mapping[str, Any], params) -> dict[tuple, tuple[f
 def _by_group(which: int, opt_cfg: Mapping[str, Any], fn):
   """A transformation applying ``fn(update, param, mult)`` per leaf, with ``mult`` the
   leaf's lr (which=0) or decay (which=1) multiplier; leaves with multiplier 1 pass through
-  unchanged unless ``fn`` needs them (weight decay always runs)."""
+  unchanged unless ``fn`` needs them (weight decay always runs). Frozen leaves (masked out by
+  ``make_optimizer``'s ``frozen_mask``, so ``optax.MaskedNode``) pass through as they are."""
 
   def update(updates, state, params=None):
     mults = param_multipliers(opt_cfg, updates)
     flat_u = traverse_util.flatten_dict(updates)
     flat_p = traverse_util.flatten_dict(params) if params is not None else {}
-    out = {k: fn(u, flat_p.get(k), mults[k][which]) for k, u in flat_u.items()}
+    out = {k: u if isinstance(u, optax.MaskedNode) else fn(u, flat_p.get(k), mults[k][which])
+           for k, u in flat_u.items()}
     return traverse_util.unflatten_dict(out), state
 
   return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
@@ -305,15 +310,48 @@ def accumulated_grad_norm(opt_state):
   return found[0].grad_norm if found else None
 
 
+def without_frozen(tx: optax.GradientTransformation, frozen_mask: Callable[[Any], Any]):
+  """``tx`` for the parameters ``frozen_mask(params)`` leaves trainable (True = frozen; None =
+  nothing frozen); frozen ones get zero updates and no optimizer state at all, and are left
+  out of everything ``tx`` computes over the tree (the clipping norm, as PyTorch's
+  ``requires_grad=False`` parameters have no gradient). With nothing frozen, ``tx`` as it is.
+
+  The mask depends only on the tree's paths, so it is resolved at trace time; it is computed
+  on the unboxed tree (``create_state`` initialises from logically partitioned params), which
+  makes it a prefix of the boxed tree.
+  """
+
+  def mask_of(tree):
+    mask = frozen_mask(nn.unbox(tree))
+    return mask if mask is not None and any(jax.tree.leaves(mask)) else None
+
+  def labels(tree):
+    return jax.tree.map(lambda f: "frozen" if f else "trainable", mask_of(tree))
+
+  parted = optax.partition({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
+
+  def init(params):
+    return tx.init(params) if mask_of(params) is None else parted.init(params)
+
+  def update(updates, state, params=None):
+    if mask_of(updates) is None:
+      return tx.update(updates, state, params)
+    return parted.update(updates, state, params)
+
+  return optax.GradientTransformation(init, update)
+
+
 HOOKS = ("OptimizerHook", "GradientCumulativeOptimizerHook")
 
 
 def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule,
-                   *, total_iters: int | None = None):
+                   *, total_iters: int | None = None,
+                   frozen_mask: Callable[[Any], Any] | None = None):
   """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts.
 
   ``total_iters``: the run's length (mmcv's ``max_iters``), which places the last incomplete
-  group of ``cumulative_iters``. ``schedule`` is evaluated at the number of ``update`` calls so far, i.e.
+  group of ``cumulative_iters``; ``frozen_mask(params)``: True for frozen parameters (see
+  ``without_frozen``). ``schedule`` is evaluated at the number of ``update`` calls so far, i.e.
   every iteration, accumulation or not, as mmcv's LrUpdaterHook counts ``runner.iter``.
   """
   opt_cfg = dict(opt_cfg)
@@ -369,4 +407,4 @@ def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] |
     tx = optax.chain(accumulate_gradients(optax.chain(*parts), cumulative, total_iters), *tail)
   else:
     tx = optax.chain(*parts, *tail)
-  return tx
+  return tx if frozen_mask is None else without_frozen(tx, frozen_mask)

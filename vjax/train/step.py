@@ -13,10 +13,19 @@ from vjax.train.state import TrainState
 
 def zero_frozen(tree, frozen):
   """Zeros the frozen leaves: as PyTorch's requires_grad=False, they get no gradient (so
-  clipping does not count them) and no update (so weight decay does not move them)."""
+  clipping and the logged norm do not count them)."""
   if frozen is None:
     return tree
   return jax.tree.map(lambda x, f: jnp.zeros_like(x) if f else x, tree, frozen)
+
+
+def keep_frozen(new, old, frozen):
+  """``new`` with the frozen leaves of ``old``, bit for bit (whatever ``tx`` returned for them:
+  an optimizer built with ``make_optimizer(frozen_mask=...)`` keeps no state for them and
+  returns zeros, a plain optax one may still decay them)."""
+  if frozen is None:
+    return new
+  return jax.tree.map(lambda n, o, f: o if f else n, new, old, frozen)
 
 
 def step_key(state: TrainState):
@@ -44,8 +53,7 @@ def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
     frozen = task.frozen_mask(model, state.params)
     grads = zero_frozen(grads, frozen)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    updates = zero_frozen(updates, frozen)
-    params = optax.apply_updates(state.params, updates)
+    params = keep_frozen(optax.apply_updates(state.params, updates), state.params, frozen)
     grad_norm = optim.accumulated_grad_norm(opt_state)
     if grad_norm is None:
       grad_norm = optax.global_norm(grads)
