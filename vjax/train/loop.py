@@ -141,14 +141,17 @@ class Experiment:
     return cache[predictor]
 
 
-def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int):
+def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int, exp):
+  """The lr schedule (of the iteration count) and the optimizer; the task's frozen parameters
+  get no optimizer state, so a state built here restores only checkpoints of the same layout."""
   base_lr = config.optimizer.lr
   if config.auto_scale_lr.enable:
     base_lr *= global_batch / config.auto_scale_lr.base_batch_size
   schedule = optim.make_schedule(config.lr_config.to_dict(), base_lr,
                                  iters_per_epoch=iters_per_epoch, total_iters=total_iters)
   tx = optim.make_optimizer(config.optimizer.to_dict(), config.optimizer_config.to_dict(),
-                            schedule)
+                            schedule, total_iters=total_iters,
+                            frozen_mask=lambda params: exp.task.frozen_mask(exp.model, params))
   return schedule, tx
 
 
@@ -239,7 +242,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     raise ValueError(f"the training set has {len(train_source)} videos, fewer than one global "
                      f"batch ({exp.train_batch}); lower data.videos_per_device")
   total_iters = config.total_epochs * iters_per_epoch
-  schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, exp.train_batch)
+  schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, exp.train_batch, exp)
   state, shardings = exp.init_state(tx, exp.sample_input(train_source, train_pipeline))
 
   ev = config.evaluation
@@ -351,7 +354,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 def _restore_for_inference(exp: Experiment, split: str, checkpoint: str | None):
   source, pipeline = exp.source(split)
-  _, tx = _schedule_and_tx(exp.config, 1, 1, exp.train_batch)
+  _, tx = _schedule_and_tx(exp.config, 1, 1, exp.train_batch, exp)
   state, shardings = exp.init_state(tx, exp.sample_input(source, pipeline))
   ckpt = Checkpointer(exp.workdir, best_metric=None)
   if checkpoint:

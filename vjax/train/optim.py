@@ -1,10 +1,16 @@
 """Optimizers and learning-rate schedules with MMAction2's (mmcv's) config names and semantics.
 
-``optimizer=dict(type='SGD', lr, momentum, weight_decay)`` follows torch.optim.SGD: weight
-decay is added to the gradient before momentum; ``optimizer_config.grad_clip`` clips the raw
-gradient by global norm first. ``lr_config`` follows mmcv's LrUpdaterHook: a regular
-policy ('step', 'CosineAnnealing', 'fixed'), updated per epoch when ``by_epoch`` (the
-default), and an optional per-iteration warmup ('linear', 'constant', 'exp').
+``optimizer=dict(type='SGD', lr, momentum, weight_decay, nesterov)`` follows torch.optim.SGD:
+weight decay is added to the gradient before momentum. ``type='Adam'`` follows torch.optim.Adam
+(L2 decay added to the gradient before the moments), ``type='AdamW'`` torch.optim.AdamW
+(decoupled decay); both take ``amsgrad`` with torch's formula. ``optimizer_config.grad_clip``
+clips the gradient by global norm first. ``optimizer_config=dict(
+type='GradientCumulativeOptimizerHook', cumulative_iters=N)`` accumulates gradients over N
+iterations as mmcv's hook does (``accumulate_gradients``).
+
+``lr_config`` follows mmcv's LrUpdaterHook: a regular policy ('step', 'CosineAnnealing',
+'fixed'), updated per epoch when ``by_epoch`` (the default), and an optional per-iteration
+warmup ('linear', 'constant', 'exp'), all of the iteration count (with accumulation too).
 
 Per-parameter lr and weight-decay multipliers follow mmcv's optimizer constructors:
 ``optimizer.paramwise_cfg`` of the default constructor (custom_keys, bias_lr_mult,
@@ -16,8 +22,10 @@ and shape, so they are resolved at trace time from the tree the optimizer sees.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
+import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import optax
 from flax import traverse_util
@@ -113,8 +121,10 @@ def _default_multipliers(paramwise: Mapping[str, Any], flat: Mapping[tuple, Any]
     is_norm = path[:-1] in norm_modules
     is_bias = path[-1] == "bias"
     lr = paramwise.get("bias_lr_mult", 1.0) if is_bias and not is_norm else 1.0
-    # mmcv: Conv2d with in_channels == groups, i.e. one input channel per group.
-    is_dwconv = path[-1] == "kernel" and len(leaf.shape) == 4 and leaf.shape[2] == 1
+    # mmcv: Conv2d with in_channels == groups, i.e. one input channel per group. (A frozen
+    # leaf seen inside the optimizer is an optax.MaskedNode, without shape: it gets no update.)
+    shape = getattr(leaf, "shape", ())
+    is_dwconv = path[-1] == "kernel" and len(shape) == 4 and shape[2] == 1
     if is_norm:
       decay = paramwise.get("norm_decay_mult", 1.0)
     elif is_dwconv:
@@ -172,13 +182,15 @@ def param_multipliers(opt_cfg: Mapping[str, Any], params) -> dict[tuple, tuple[f
 def _by_group(which: int, opt_cfg: Mapping[str, Any], fn):
   """A transformation applying ``fn(update, param, mult)`` per leaf, with ``mult`` the
   leaf's lr (which=0) or decay (which=1) multiplier; leaves with multiplier 1 pass through
-  unchanged unless ``fn`` needs them (weight decay always runs)."""
+  unchanged unless ``fn`` needs them (weight decay always runs). Frozen leaves (masked out by
+  ``make_optimizer``'s ``frozen_mask``, so ``optax.MaskedNode``) pass through as they are."""
 
   def update(updates, state, params=None):
     mults = param_multipliers(opt_cfg, updates)
     flat_u = traverse_util.flatten_dict(updates)
     flat_p = traverse_util.flatten_dict(params) if params is not None else {}
-    out = {k: fn(u, flat_p.get(k), mults[k][which]) for k, u in flat_u.items()}
+    out = {k: u if isinstance(u, optax.MaskedNode) else fn(u, flat_p.get(k), mults[k][which])
+           for k, u in flat_u.items()}
     return traverse_util.unflatten_dict(out), state
 
   return optax.GradientTransformation(lambda _: optax.EmptyState(), update)
@@ -195,14 +207,170 @@ def _lr_multipliers(opt_cfg):
   return _by_group(0, opt_cfg, lambda u, p, m: u if m == 1 else u * m)
 
 
-def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule):
-  """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts."""
+class ScaleByTorchAMSGradState(NamedTuple):
+  count: jax.Array
+  mu: Any
+  nu: Any
+  nu_max: Any
+
+
+def scale_by_torch_amsgrad(b1: float, b2: float, eps: float) -> optax.GradientTransformation:
+  """torch.optim.Adam/AdamW's ``amsgrad=True`` direction: the running maximum of the raw second
+  moment, bias-corrected with the current step's factor,
+  ``(m_t / (1 - b1^t)) / (sqrt(max_{s<=t} v_s) / sqrt(1 - b2^t) + eps)``. (optax's
+  ``scale_by_amsgrad`` takes the maximum of the already corrected ``v_s / (1 - b2^s)``, which
+  differs from torch while the correction changes.)"""
+
+  def init(params):
+    zeros = lambda: jax.tree.map(jnp.zeros_like, params)  # noqa: E731
+    return ScaleByTorchAMSGradState(jnp.zeros([], jnp.int32), zeros(), zeros(), zeros())
+
+  def update(updates, state, params=None):
+    del params
+    mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+    nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, updates)
+    nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
+    count = optax.safe_int32_increment(state.count)
+    t = count.astype(jnp.float32)
+    bc1, bc2_sqrt = 1 - b1**t, jnp.sqrt(1 - b2**t)
+    out = jax.tree.map(lambda m, v: ((m / bc1) / (jnp.sqrt(v) / bc2_sqrt + eps)).astype(m.dtype),
+                       mu, nu_max)
+    return out, ScaleByTorchAMSGradState(count, mu, nu, nu_max)
+
+  return optax.GradientTransformation(init, update)
+
+
+def _adam_direction(opt_cfg: dict):
+  betas = opt_cfg.pop("betas", (0.9, 0.999))
+  eps = opt_cfg.pop("eps", 1e-8)
+  if opt_cfg.pop("amsgrad", False):
+    return scale_by_torch_amsgrad(betas[0], betas[1], eps)
+  return optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=eps)
+
+
+class AccumulateState(NamedTuple):
+  """``iteration``: iterations seen (mmcv's ``runner.iter``); ``grads``: this group's gradient
+  so far; ``grad_norm``: its global norm after the latest iteration (at a group's last
+  iteration, the norm gradient clipping sees and mmcv logs)."""
+  iteration: jax.Array
+  grads: Any
+  grad_norm: jax.Array
+  inner_state: Any
+
+
+def accumulate_gradients(inner: optax.GradientTransformation, cumulative_iters: int,
+                         total_iters: int | None = None) -> optax.GradientTransformation:
+  """mmcv 1.7's GradientCumulativeOptimizerHook around ``inner`` (clip, decay, momentum/Adam).
+
+  Every iteration's gradient is divided by the loss factor (mmcv divides the loss: N, or in
+  the last ``total_iters % N`` iterations of the run that remainder) and summed; ``inner`` runs
+  on the sum, and the sum restarts from zero, after iterations ``i`` (0-based, counted over the
+  whole run, across epochs) with ``(i + 1) % N == 0`` or ``i + 1 == total_iters``; other
+  iterations return zero updates and leave ``inner``'s state alone. One ``lax.cond`` in the
+  jitted step: no host sync. The sum is part of the state, so checkpoints resume mid-group
+  exactly (mmcv loses a resumed run's partial group).
+  """
+  n = int(cumulative_iters)
+  remainder = total_iters % n if total_iters else 0
+
+  def init(params):
+    return AccumulateState(iteration=jnp.zeros([], jnp.int32),
+                           grads=jax.tree.map(jnp.zeros_like, params),
+                           grad_norm=jnp.zeros([], jnp.float32), inner_state=inner.init(params))
+
+  def update(updates, state, params=None):
+    it = state.iteration
+    emit = (it + 1) % n == 0
+    factor = jnp.asarray(n, jnp.int32)
+    if remainder:
+      emit = emit | (it + 1 == total_iters)
+      factor = jnp.where(it < total_iters - remainder, n, remainder)
+    acc = jax.tree.map(lambda a, g: a + (g / factor.astype(g.dtype)).astype(a.dtype),
+                       state.grads, updates)
+
+    def step(acc, inner_state):
+      out, inner_state = inner.update(acc, inner_state, params)
+      return out, inner_state, jax.tree.map(jnp.zeros_like, acc)
+
+    def hold(acc, inner_state):
+      return jax.tree.map(jnp.zeros_like, acc), inner_state, acc
+
+    out, inner_state, acc_next = jax.lax.cond(emit, step, hold, acc, state.inner_state)
+    return out, AccumulateState(iteration=optax.safe_int32_increment(it), grads=acc_next,
+                                grad_norm=optax.global_norm(acc).astype(jnp.float32),
+                                inner_state=inner_state)
+
+  return optax.GradientTransformation(init, update)
+
+
+def accumulated_grad_norm(opt_state):
+  """The ``grad_norm`` of ``accumulate_gradients``'s state in ``opt_state``; None without one."""
+  found = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(x, AccumulateState))
+           if isinstance(s, AccumulateState)]
+  return found[0].grad_norm if found else None
+
+
+def without_frozen(tx: optax.GradientTransformation, frozen_mask: Callable[[Any], Any]):
+  """``tx`` for the parameters ``frozen_mask(params)`` leaves trainable (True = frozen; None =
+  nothing frozen); frozen ones get zero updates and no optimizer state at all, and are left
+  out of everything ``tx`` computes over the tree (the clipping norm, as PyTorch's
+  ``requires_grad=False`` parameters have no gradient). With nothing frozen, ``tx`` as it is.
+
+  The mask depends only on the tree's paths, so it is resolved at trace time; it is computed
+  on the unboxed tree (``create_state`` initialises from logically partitioned params), which
+  makes it a prefix of the boxed tree.
+  """
+
+  def mask_of(tree):
+    mask = frozen_mask(nn.unbox(tree))
+    return mask if mask is not None and any(jax.tree.leaves(mask)) else None
+
+  def labels(tree):
+    return jax.tree.map(lambda f: "frozen" if f else "trainable", mask_of(tree))
+
+  parted = optax.partition({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
+
+  def init(params):
+    return tx.init(params) if mask_of(params) is None else parted.init(params)
+
+  def update(updates, state, params=None):
+    if mask_of(updates) is None:
+      return tx.update(updates, state, params)
+    return parted.update(updates, state, params)
+
+  return optax.GradientTransformation(init, update)
+
+
+HOOKS = ("OptimizerHook", "GradientCumulativeOptimizerHook")
+
+
+def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] | None, schedule,
+                   *, total_iters: int | None = None,
+                   frozen_mask: Callable[[Any], Any] | None = None):
+  """optax transformation from MMAction2's ``optimizer`` and ``optimizer_config`` dicts.
+
+  ``total_iters``: the run's length (mmcv's ``max_iters``), which places the last incomplete
+  group of ``cumulative_iters``; ``frozen_mask(params)``: True for frozen parameters (see
+  ``without_frozen``). ``schedule`` is evaluated at the number of ``update`` calls so far, i.e.
+  every iteration, accumulation or not, as mmcv's LrUpdaterHook counts ``runner.iter``.
+  """
   opt_cfg = dict(opt_cfg)
+  hook = dict(opt_hook_cfg or {})
   groups = {k: opt_cfg.pop(k) for k in ("constructor", "paramwise_cfg") if k in opt_cfg}
   typ = opt_cfg.pop("type", "SGD")
   opt_cfg.pop("lr", None)
+  hook_type = hook.pop("type", "OptimizerHook")
+  if hook_type not in HOOKS:
+    raise KeyError(f"Unsupported optimizer_config type {hook_type!r}; use one of {list(HOOKS)}")
+  cumulative = hook.pop("cumulative_iters", 1) if hook_type == HOOKS[1] else 1
+  if not isinstance(cumulative, int) or cumulative < 1:
+    raise ValueError(f"cumulative_iters must be a positive int, got {cumulative!r}")
+  clip = hook.pop("grad_clip", None)
+  if hook.pop("detect_anomalous_params", False):
+    raise ValueError("optimizer_config.detect_anomalous_params is not supported")
+  if hook:
+    raise KeyError(f"Unsupported {hook_type} arguments: {sorted(hook)}")
   parts = []
-  clip = (opt_hook_cfg or {}).get("grad_clip")
   if clip:
     if clip.get("norm_type", 2) != 2:
       raise ValueError("only grad_clip norm_type=2 (global L2 norm) is supported")
@@ -210,21 +378,33 @@ def make_optimizer(opt_cfg: Mapping[str, Any], opt_hook_cfg: Mapping[str, Any] |
   if typ == "SGD":
     wd = opt_cfg.pop("weight_decay", 0.0)
     momentum = opt_cfg.pop("momentum", 0.0)
+    # optax.trace(nesterov=True) is torch's: buf = m * buf + g; update = g + m * buf.
     nesterov = opt_cfg.pop("nesterov", False)
     parts.append(_decayed_weights(wd, groups))
     if momentum:
       parts.append(optax.trace(decay=momentum, nesterov=nesterov))
-    parts.append(optax.scale_by_learning_rate(schedule))
+    elif nesterov:
+      raise ValueError("SGD nesterov=True needs a momentum (as torch.optim.SGD)")
+  elif typ == "Adam":
+    # torch Adam: g' = g + wd_group * p, then the moments of g'; p -= lr_group * adam_dir.
+    parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.0), groups))
+    parts.append(_adam_direction(opt_cfg))
   elif typ == "AdamW":
-    betas = opt_cfg.pop("betas", (0.9, 0.999))
     # torch AdamW: p -= lr_group * (adam_direction + wd_group * p)
-    parts.append(optax.scale_by_adam(b1=betas[0], b2=betas[1], eps=opt_cfg.pop("eps", 1e-8)))
+    parts.append(_adam_direction(opt_cfg))
     parts.append(_decayed_weights(opt_cfg.pop("weight_decay", 0.01), groups))
-    parts.append(optax.scale_by_learning_rate(schedule))
   else:
-    raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD' or 'AdamW'")
+    raise KeyError(f"Unsupported optimizer type {typ!r}; use 'SGD', 'Adam' or 'AdamW'")
   if opt_cfg:
     raise KeyError(f"Unsupported {typ} arguments: {sorted(opt_cfg)}")
+  # The lr (and the groups' lr multipliers, a product with it) scale last, outside the
+  # accumulation: its count advances every iteration, so the step of a group uses the lr of
+  # the group's last iteration, as mmcv's optimizer.step() does.
+  tail = [optax.scale_by_learning_rate(schedule)]
   if groups:
-    parts.append(_lr_multipliers(groups))
-  return optax.chain(*parts)
+    tail.append(_lr_multipliers(groups))
+  if cumulative > 1:
+    tx = optax.chain(accumulate_gradients(optax.chain(*parts), cumulative, total_iters), *tail)
+  else:
+    tx = optax.chain(*parts, *tail)
+  return tx if frozen_mask is None else without_frozen(tx, frozen_mask)

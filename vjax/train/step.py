@@ -7,15 +7,25 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vjax.train import optim
 from vjax.train.state import TrainState
 
 
 def zero_frozen(tree, frozen):
   """Zeros the frozen leaves: as PyTorch's requires_grad=False, they get no gradient (so
-  clipping does not count them) and no update (so weight decay does not move them)."""
+  clipping and the logged norm do not count them)."""
   if frozen is None:
     return tree
   return jax.tree.map(lambda x, f: jnp.zeros_like(x) if f else x, tree, frozen)
+
+
+def keep_frozen(new, old, frozen):
+  """``new`` with the frozen leaves of ``old``, bit for bit (whatever ``tx`` returned for them:
+  an optimizer built with ``make_optimizer(frozen_mask=...)`` keeps no state for them and
+  returns zeros, a plain optax one may still decay them)."""
+  if frozen is None:
+    return new
+  return jax.tree.map(lambda n, o, f: o if f else n, new, old, frozen)
 
 
 def step_key(state: TrainState):
@@ -25,7 +35,10 @@ def step_key(state: TrainState):
 
 def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
   """(state, batch) -> (state, metrics): every loss term and batch metric the task logs,
-  plus ``loss``, ``grad_norm`` and ``lr``."""
+  plus ``loss``, ``grad_norm`` and ``lr`` (``schedule(state.step)``, the lr this iteration's
+  update uses). ``grad_norm`` is the norm of the trainable gradient; with
+  ``cumulative_iters``, that of the gradient accumulated in the current group so far (at a
+  group's last iteration, the norm clipping sees, as mmcv logs)."""
 
   def train_step(state: TrainState, batch):
     key = step_key(state)
@@ -40,10 +53,11 @@ def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
     frozen = task.frozen_mask(model, state.params)
     grads = zero_frozen(grads, frozen)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    updates = zero_frozen(updates, frozen)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, **log_vars, "grad_norm": optax.global_norm(grads),
-               "lr": schedule(state.step)}
+    params = keep_frozen(optax.apply_updates(state.params, updates), state.params, frozen)
+    grad_norm = optim.accumulated_grad_norm(opt_state)
+    if grad_norm is None:
+      grad_norm = optax.global_norm(grads)
+    metrics = {"loss": loss, **log_vars, "grad_norm": grad_norm, "lr": schedule(state.step)}
     new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
                               opt_state=opt_state)
     return new_state, metrics
