@@ -54,7 +54,7 @@ def test_optimizers_match_torch_with_param_groups(name):
     updates, state = update(grads, state, params)
     params = optax.apply_updates(params, updates)
     for k, (module, leaf) in PATHS.items():
-      # float32 both sides; measured max abs difference 6e-8 over the six steps.
+      # float32 both sides; measured max abs difference 4.8e-7 (SGD nesterov, AdamW amsgrad).
       np.testing.assert_allclose(params[module][leaf], STEPS[f"{name}/{k}"][t], rtol=0,
                                  atol=1e-6, err_msg=f"{name} {k} step {t}")
 
@@ -187,7 +187,7 @@ def test_micro_steps_equal_one_step_on_the_concatenated_batch(opt_cfg):
   # The logged norm at a group's last micro-step is the accumulated gradient's.
   np.testing.assert_allclose(acc_norms[n - 1::n], big_norms, rtol=1e-5)
   for path in (("fc", "kernel"), ("fc", "bias")):
-    # float32 summation order differs (measured max difference 1.5e-8).
+    # float32 summation order differs (measured max difference 7.5e-9).
     np.testing.assert_allclose(acc[path[0]][path[1]], big[path[0]][path[1]], rtol=0, atol=1e-6)
 
 
