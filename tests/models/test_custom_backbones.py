@@ -10,15 +10,13 @@ configs of ``configs/recognition/tsn/custom_backbones`` are read from the mmacti
 (``pip install --no-deps mmaction2==0.24.1``; skipped without it) and go through
 ``init_recognizer`` with a checkpoint holding the reference recognizer's keys and shapes,
 which must import strictly into backbones of the reference's parameter count. The
-full-size forward parity (redrawing 155 M weights, about 30 s) runs only with
-``VJAX_FULL_SIZE_PARITY=1``.
+full-size forward parity redraws 155 M weights (about 30 s).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import flax.linen as nn
@@ -209,13 +207,10 @@ def test_swin_config_is_timm_swin_base_at_224():
     jax.eval_shape(lambda v: model.apply(v, jnp.zeros((1, 1, 256, 256, 3))), target)
 
 
-@pytest.mark.skipif(not os.environ.get("VJAX_FULL_SIZE_PARITY"),
-                    reason="redraws the full-size weights (155 M); set VJAX_FULL_SIZE_PARITY=1")
 @pytest.mark.parametrize("name", FULL)
 def test_full_size_configs_match_mmaction2(name):
   case = CASES[name]
-  if f"{name}/scores" not in IO:
-    pytest.skip("goldens written with --no-full-forward")
+  assert f"{name}/scores" in IO, "goldens written with --no-full-forward: regenerate them"
   model = build_model(load_any_config(str(config_path(name))).model)
   x = jnp.asarray(golden_input(case))
   variables = import_strict(state_dict(case), abstract_init(model, x))
