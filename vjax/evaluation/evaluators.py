@@ -20,7 +20,7 @@ import numpy as np
 
 from vjax.evaluation.metrics import evaluate_recognition, hvu_mean_average_precision
 
-# metric name -> factory(name, options) for the names MMAction2's recognition datasets accept.
+# The metric names MMAction2's recognition datasets accept.
 RECOGNITION_METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision",
                        "mmit_mean_average_precision")
 

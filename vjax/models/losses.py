@@ -49,8 +49,8 @@ def weighted_mean(x, weights=None):
   return (x * weights).sum() / jnp.maximum(weights.sum(), 1.0)
 
 
-_HVU_CATEGORIES = ("action", "attribute", "concept", "event", "object", "scene")
-_HVU_CATEGORY_NUMS = (739, 117, 291, 69, 1678, 248)
+HVU_CATEGORIES = ("action", "attribute", "concept", "event", "object", "scene")
+HVU_CATEGORY_NUMS = (739, 117, 291, 69, 1678, 248)
 
 
 def _bce_logits_elementwise(x, z):
@@ -66,7 +66,7 @@ def _safe_ratio(num, den):
 
 
 def hvu_loss_terms(scores, labels, *, mask=None, category_mask=None,
-                   categories=_HVU_CATEGORIES, category_nums=_HVU_CATEGORY_NUMS,
+                   categories=HVU_CATEGORIES, category_nums=HVU_CATEGORY_NUMS,
                    category_loss_weights=None, loss_type: str = "all",
                    with_mask: bool = False, reduction: str = "mean", loss_weight: float = 1.0,
                    num_classes: int | None = None, label_smooth_eps: float = 0.0,
@@ -168,8 +168,8 @@ def hvu_loss_terms(scores, labels, *, mask=None, category_mask=None,
   return out
 
 
-def hvu_loss(scores, labels, *, mask=None, category_mask=None, categories=_HVU_CATEGORIES,
-             category_nums=_HVU_CATEGORY_NUMS, category_loss_weights=None,
+def hvu_loss(scores, labels, *, mask=None, category_mask=None, categories=HVU_CATEGORIES,
+             category_nums=HVU_CATEGORY_NUMS, category_loss_weights=None,
              loss_type: str = "all", with_mask: bool = False, reduction: str = "mean",
              loss_weight: float = 1.0, num_classes: int | None = None,
              label_smooth_eps: float = 0.0, weights=None):

@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjax.data import video_inputs
+from vjax.data.pipeline import Compose
 from vjax.models import build_model
 from vjax.models.heads.base import cls_loss
-from vjax.models.losses import hvu_loss_terms
+from vjax.models.losses import HVU_CATEGORIES, HVU_CATEGORY_NUMS, hvu_loss_terms
 from vjax.models.necks.tpn import aux_loss
 from vjax.registry import to_dict
 from vjax.tasks.base import Task, sample_weights, zeros_like_sample
@@ -108,7 +109,6 @@ class Recognition(Task):
     else:
       video = video_inputs.stand_in_video(split.get("modality", "RGB"))
       return video_inputs.pipeline_results(self.config, video, split)
-    from vjax.data.pipeline import Compose  # pylint: disable=g-import-not-at-top
     return Compose(ops[1:])(data, np.random.default_rng(0))
 
   def pretrained(self, abstract_variables):
@@ -209,11 +209,9 @@ class MultiLabelRecognition(Recognition):
     """(categories, category_nums) of an HVULoss head (its defaults: MMAction2's six)."""
     if _loss_type(self.head_cfg) != "HVULoss":
       return None
-    import inspect  # pylint: disable=g-import-not-at-top
-    defaults = inspect.signature(hvu_loss_terms).parameters
     cfg = self.head_cfg["loss_cls"]
-    return (tuple(cfg.get("categories", defaults["categories"].default)),
-            tuple(cfg.get("category_nums", defaults["category_nums"].default)))
+    return (tuple(cfg.get("categories", HVU_CATEGORIES)),
+            tuple(cfg.get("category_nums", HVU_CATEGORY_NUMS)))
 
   def head_loss_terms(self, scores, labels, weights, fields) -> dict:
     """HVULoss logs its per-category terms too (``{category}_LOSS``, ``_LOSS_weight`` with
