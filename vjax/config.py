@@ -21,9 +21,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.task = ""
   # Mesh axes; -1 fills the remaining devices. The batch is sharded over data and fsdp.
   c.mesh = (("data", -1), ("fsdp", 1), ("model", 1))
-  # Logical axis -> mesh axis rules for parameters (None = replicated).
+  # Multi-slice TPU pods: how many slices each mesh axis spans, e.g. (("data", 2),).
+  c.mesh_dcn = ()
+  # Parameter placement (vjax.train.sharding): ordered (regex over the parameter path,
+  # tactics); 'logical' follows sharding_rules, 'fsdp' shards the largest divisible dimension
+  # over the fsdp axis. With fsdp=1 and model=1 (the default mesh) everything is replicated.
+  c.param_sharding = ((".*", "logical+fsdp(min_size_mb=1)"),)
+  # Logical axis -> mesh axis for model parallelism (parameters and the activations that
+  # TimeSformer's attention heads and MLP constrain); None = replicated.
   c.sharding_rules = (("conv_in", None), ("conv_out", None), ("norm", None), ("embed", None),
-                      ("classes", None))
+                      ("classes", None), ("mlp", "model"), ("heads", "model"), ("qkv", "model"))
   # 'sync': BatchNorm statistics over the global batch; 'per_device': MMAction2's per-GPU BN.
   c.bn_stats = "sync"
   c.dtype = "float32"

@@ -30,3 +30,13 @@ def task(model_cfg, norm=None, videos_per_device=8, **data):
   from vjax.tasks import build_task  # pylint: disable=g-import-not-at-top
   return build_task(ml_collections.ConfigDict(dict(
       model=model_cfg, data=dict(img_norm_cfg=norm, videos_per_device=videos_per_device, **data))))
+
+
+def timesformer(num_classes=5, attention_type="divided_space_time"):
+  """4 heads and a 128-wide MLP: divisible by the 2-4-way model and fsdp axes tests use."""
+  return dict(type="Recognizer3D",
+              backbone=dict(type="TimeSformer", num_frames=4, img_size=16, patch_size=8,
+                            embed_dims=32, num_heads=4, num_transformer_layers=2,
+                            attention_type=attention_type, dropout_ratio=0.0),
+              cls_head=dict(type="TimeSformerHead", num_classes=num_classes, in_channels=32),
+              test_cfg=dict(average_clips=None))

@@ -22,6 +22,7 @@ from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.train import mesh as mesh_lib
 from vjax.train import optim
+from vjax.train import sharding
 from vjax.train import step as step_lib
 from vjax.train import throughput
 from vjax.train.checkpoint import Checkpointer, load_params, restore_from
@@ -36,7 +37,7 @@ class Experiment:
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
     self.config = config
     self.workdir = workdir
-    self.mesh = mesh_lib.make_mesh(config.mesh)
+    self.mesh = mesh_lib.make_mesh(config.mesh, dcn=config.get("mesh_dcn", ()))
     self.dp = mesh_lib.data_parallel_size(self.mesh)
     self.process_count = jax.process_count()
     norm_groups = self.dp if config.bn_stats == "per_device" else None
@@ -52,8 +53,17 @@ class Experiment:
 
   def init_state(self, tx, sample_input):
     """``sample_input``: the model's example input(s), e.g. ``task.init_inputs(sample)``."""
-    return create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
-                        self.config.sharding_rules)
+    state, shardings = create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
+                                    self.config.sharding_rules, self.config.param_sharding)
+    say("Mesh %s: %s", dict(self.mesh.shape), sharding.describe(state.params, shardings.params))
+    return state, shardings
+
+  def jit_step(self, fn, state_shardings, out_shardings, **kwargs):
+    """``fn(state, batch)`` jitted on the mesh, with the activation constraints of the
+    sharding rules active while it traces."""
+    return jax.jit(sharding.with_rules(fn, self.mesh, self.config.sharding_rules),
+                   in_shardings=(state_shardings, mesh_lib.batch_sharding(self.mesh)),
+                   out_shardings=out_shardings, **kwargs)
 
   def iterator_kwargs(self, batch_size):
     return dict(global_batch_size=batch_size, worker_count=self.config.data.workers,
@@ -70,8 +80,7 @@ class Experiment:
     """The jitted predict step of one of the task's predictors."""
     inner = step_lib.make_predict_step(self.task, self.model, predictor)
     # Outputs replicated: every process holds all predictions, so metrics need no gather.
-    return jax.jit(inner, in_shardings=(state_shardings, mesh_lib.batch_sharding(self.mesh)),
-                   out_shardings=mesh_lib.replicated(self.mesh))
+    return self.jit_step(inner, state_shardings, mesh_lib.replicated(self.mesh))
 
   def predict(self, state, eval_step, source, pipeline, batch_size, desc: str):
     """(predictions, targets): dicts of arrays with one row per sample in dataset order, each
@@ -269,11 +278,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if data_state:
     train_iter.set_state(data_state)
 
-  bs = mesh_lib.batch_sharding(exp.mesh)
-  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
-                       in_shardings=(shardings, bs),
-                       out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
-                       donate_argnums=(0,))
+  train_step = exp.jit_step(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
+                            shardings, (shardings, mesh_lib.replicated(exp.mesh)),
+                            donate_argnums=(0,))
   evaluators = exp.evaluators("val")
   writer = MetricWriter(workdir)
   if jax.process_index() == 0:

@@ -10,7 +10,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from vjax.train import mesh as mesh_lib
+from vjax.train import sharding
+
+# Parameters placed by their logical annotations alone (replicated under the default rules).
+DEFAULT_STRATEGY = ((".*", "logical"),)
 
 
 @flax.struct.dataclass
@@ -23,12 +26,13 @@ class TrainState:
 
 
 def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sample_input,
-                 seed: int, rules=()):
+                 seed: int, rules=(), strategy=DEFAULT_STRATEGY):
   """Initialises parameters directly into their shardings (no host-side full copy).
 
   ``sample_input``: the model's example input, or a tuple of its positional inputs (a
-  task's ``init_inputs``). Returns the state and its shardings (reused as the step's in/out
-  shardings).
+  task's ``init_inputs``). ``rules``: logical axis -> mesh axis; ``strategy``: the
+  ``param_sharding`` rules (``vjax.train.sharding``). Returns the state and its shardings
+  (reused as the step's in/out shardings).
   """
   inputs = sample_input if isinstance(sample_input, tuple) else (sample_input,)
 
@@ -41,8 +45,9 @@ def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sampl
                       rng=jax.random.key_data(state_key))
 
   key = jax.random.key(seed)
-  abstract = jax.eval_shape(init_boxed, key)
-  shardings = mesh_lib.state_shardings(mesh, abstract, rules)
+  boxed = jax.eval_shape(init_boxed, key)
+  shardings = sharding.state_shardings(mesh, nn.unbox(boxed), nn.get_partition_spec(boxed.params),
+                                       strategy, rules)
   init = jax.jit(lambda k: nn.unbox(init_boxed(k)), out_shardings=shardings)
   with mesh:
     state = init(key)

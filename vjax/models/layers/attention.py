@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vjax.models.layers.constrain import constrain
 from vjax.models.layers.torch_init import torch_kernel_init
 
 # torch initialises in_proj_weight with xavier_uniform over its (3E, E) shape: fan_in E,
@@ -46,7 +47,9 @@ class MultiheadAttention(nn.Module):
                    kernel_init=nn.with_logical_partitioning(xavier_uniform, ("embed", "qkv")),
                    bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("qkv",)),
                    name="in_proj")(x)
-    q, k, v = (a.reshape(b, n, h, e // h) for a in jnp.split(qkv, 3, axis=-1))
+    # Tensor parallelism: each device takes its share of the heads (identity outside a trainer).
+    q, k, v = (constrain(a.reshape(b, n, h, e // h), ("batch", None, "heads", None))
+               for a in jnp.split(qkv, 3, axis=-1))
     logits = jnp.einsum("bqhd,bkhd->bhqk", q * (e // h) ** -0.5, k)
     weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
     if self.attn_drop:

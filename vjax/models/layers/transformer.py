@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from vjax.models.layers.attention import MultiheadAttention
+from vjax.models.layers.constrain import constrain
 from vjax.models.layers.drop_path import drop_path
 from vjax.models.layers.torch_init import torch_bias_init, torch_kernel_init
 
@@ -231,6 +232,7 @@ class FFN(nn.Module):
     fan_in = self.embed_dims
     for i in range(self.num_fcs - 1):
       out = torch_dense(self.feedforward_channels, fan_in, f"layers_{i}_0", self.dtype)(out)
+      out = constrain(out, (None,) * (out.ndim - 1) + ("mlp",))  # tensor-parallel hidden
       out = nn.Dropout(self.ffn_drop, deterministic=not train)(act(out))
       fan_in = self.feedforward_channels
     out = torch_dense(self.embed_dims, fan_in, f"layers_{self.num_fcs - 1}", self.dtype,
