@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,10 +16,11 @@ from tests.conftest import ROOT
 CONFIG = "configs/slowfast_k400.py:synthetic"
 
 
-def env():
+def env(devices=1):
   e = dict(os.environ)
-  # One CPU device in the child (the test process simulates 8).
-  e["XLA_FLAGS"] = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+  # One CPU device in the child unless asked (the test process simulates 8).
+  e["XLA_FLAGS"] = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+                    f" --xla_force_host_platform_device_count={devices}")
   return e
 
 
@@ -32,8 +34,9 @@ def args(workdir, data_dir, *extra):
   return out + list(extra)
 
 
-def run(cmd, timeout=600):
-  p = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+def run(cmd, timeout=600, devices=1):
+  p = subprocess.run(cmd, cwd=ROOT, env=env(devices), capture_output=True, text=True,
+                     timeout=timeout)
   assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
   return p
 
@@ -117,6 +120,33 @@ def test_rerun_resumes_instead_of_starting_over(trained):
   new = [r for r in train_records(workdir)[before:] if "train/loss" in r]
   assert [r["step"] for r in new] == [8, 10, 12]
   assert "12" in os.listdir(os.path.join(workdir, "checkpoints"))
+
+
+def test_a_one_device_checkpoint_resumes_on_four_devices_with_fsdp(tmp_path, trained):
+  """Epoch 1 on one device; epoch 2 on 4 devices as data 2 x fsdp 2 with the parameters and
+  optimizer state sharded (the same global batch of 4, now 1 video per device): the losses
+  equal those of the one-device run going on (test_rerun_resumes_instead_of_starting_over,
+  or the same continuation run here when that test did not run first)."""
+  workdir, data_dir, _ = trained
+  reference = {r["step"]: r["train/loss"] for r in train_records(workdir) if "train/loss" in r}
+  if not {8, 10, 12} <= set(reference):
+    other = str(tmp_path / "one_device")
+    shutil.copytree(os.path.join(workdir, "checkpoints", "6"),
+                    os.path.join(other, "checkpoints", "6"))
+    run(args(other, data_dir, "--config.total_epochs=2"))
+    reference = {r["step"]: r["train/loss"] for r in train_records(other) if "train/loss" in r}
+  moved = str(tmp_path / "four_devices")
+  shutil.copytree(os.path.join(workdir, "checkpoints", "6"), os.path.join(moved, "checkpoints", "6"))
+  cmd = args(moved, data_dir, "--config.total_epochs=2", "--config.data.videos_per_device=1",
+             "--config.mesh=(('data', 2), ('fsdp', 2), ('model', 1))",
+             "--config.param_sharding=(('.*', 'fsdp'),)")
+  p = run(cmd, devices=4)
+  assert "Resumed from" in p.stdout + p.stderr
+  assert "parameter arrays sharded" in p.stdout + p.stderr
+  got = {r["step"]: r["train/loss"] for r in train_records(moved) if "train/loss" in r}
+  assert sorted(got) == [8, 10, 12]
+  for s in got:
+    assert abs(got[s] - reference[s]) < 1e-4, (s, got[s], reference[s])
 
 
 def test_test_mode_dumps_results_in_dataset_order(trained):

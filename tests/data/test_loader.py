@@ -394,3 +394,23 @@ def test_worker_batches_are_stacked_into_shared_memory(monkeypatch):
   assert type(labels) is np.ndarray and labels.dtype == np.int32
   monkeypatch.setattr(loader, "_IN_WORKER", False)
   assert type(loader._stack("imgs", clips)) is np.ndarray
+
+
+@pytest.mark.parametrize("new_batch", [2, 6])
+def test_train_resume_with_another_global_batch_continues_the_sample_order(new_batch):
+  # A checkpoint after 3 batches of 4 (samples 0..11 of the global order, epochs of 10 back
+  # to back) resumes with batches of ``new_batch``: the next batch starts at sample 12.
+  ref = np.concatenate([b["idx"] for b in _take(_train(size=10, global_batch_size=4), 9)])
+  it = _train(size=10, global_batch_size=4)
+  _take(it, 3)
+  state = json.loads(json.dumps(it.get_state()))
+  assert state["sample"] == 12
+  resumed = _train(size=10, global_batch_size=new_batch)
+  resumed.set_state(state)
+  got = np.concatenate([b["idx"] for b in _take(resumed, 12 // new_batch)])
+  np.testing.assert_array_equal(got, ref[12:24])
+  # Its own state goes on counting samples, so a second resume continues too.
+  assert resumed.get_state()["sample"] == 24
+  again = _train(size=10, global_batch_size=4)
+  again.set_state(resumed.get_state())
+  np.testing.assert_array_equal(next(again)["idx"], ref[24:28])

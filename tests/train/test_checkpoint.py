@@ -1,9 +1,15 @@
+import os
+import subprocess
+import sys
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+from tests.conftest import ROOT
 from tests.models import tiny
 from tests.train.test_step import NORM
 from vjax.models import build_model
@@ -94,3 +100,48 @@ def test_load_from_rejects_a_mismatched_model(tmp_path):
     load_params(str(tmp_path / "checkpoints" / "0"), abstract_state(other_state, other_sh))
   with pytest.raises(FileNotFoundError, match="not a checkpoint directory"):
     load_params(str(tmp_path / "nope"), abstract_state(state, shardings))
+
+
+_SAVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+import jax.numpy as jnp
+from vjax.train.checkpoint import Checkpointer
+ck = Checkpointer({workdir!r}, max_to_keep=5)
+w = jnp.arange(16 * 2**20, dtype=jnp.float32)  # 64 MiB: a save takes a while
+ck.save(1, {{"w": w}}, {{"step": 1}}, force=True)
+ck.wait()
+ck.save(2, {{"w": w * 2}}, {{"step": 2}}, force=True)  # asynchronous: returns at once
+print("saving", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_kill_during_a_save_leaves_the_previous_checkpoint_usable(tmp_path):
+  """SIGKILL while step 2's save is being written: orbax's temporary directory is all it
+  leaves, and the next start resumes from step 1, intact."""
+  workdir = str(tmp_path)
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  proc = subprocess.Popen([sys.executable, "-c", _SAVER.format(root=ROOT, workdir=workdir)],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  partial = os.path.join(workdir, "checkpoints", "2.orbax-checkpoint-tmp")
+  deadline = time.time() + 300
+  while not os.path.exists(partial) and time.time() < deadline and proc.poll() is None:
+    time.sleep(0.002)
+  assert os.path.exists(partial), "the save of step 2 was never seen in progress"
+  proc.kill()
+  proc.wait()
+  assert not os.path.exists(os.path.join(workdir, "checkpoints", "2"))
+  ckpt = Checkpointer(workdir)
+  assert ckpt.latest_step() == 1
+  abstract = {"w": jax.ShapeDtypeStruct((16 * 2**20,), jnp.float32,
+                                        sharding=mesh_lib.replicated(mesh_lib.make_mesh(
+                                            (("data", -1),), jax.devices()[:1])))}
+  state, data = ckpt.restore(1, abstract)
+  np.testing.assert_array_equal(np.asarray(state["w"]), np.arange(16 * 2**20, dtype=np.float32))
+  assert data == {"step": 1}
+  # A new save of step 2 over the debris works.
+  ckpt.save(2, {"w": state["w"] * 3}, {"step": 2}, force=True)
+  ckpt.wait()
+  assert ckpt.latest_step() == 2
+  ckpt.close()

@@ -204,6 +204,17 @@ class _TrainBatch:
     self.local_batch_size = local_batch_size
     self.weights = _sample_weights(loader.source, size)
     self._orders: dict[int, np.ndarray] = {}
+    # Step ``base_step`` starts at sample ``base_sample`` of the global order; both move when
+    # a run resumes with another global batch size (another device count).
+    self.base_step = 0
+    self.base_sample = 0
+
+  def position(self, step: int) -> int:
+    """Where batch ``step`` starts in the global sample order (epochs back to back)."""
+    return self.base_sample + (step - self.base_step) * self.global_batch_size
+
+  def rebase(self, step: int, sample: int) -> None:
+    self.base_step, self.base_sample = step, sample
 
   def order(self, epoch: int) -> np.ndarray:
     """The epoch's dataset indices: a permutation, or with per-sample weights (MMAction2's
@@ -222,7 +233,7 @@ class _TrainBatch:
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
     samples, skipped = [], []
-    start = step * self.global_batch_size + self.offset
+    start = self.position(step) + self.offset
     for g in range(start, start + self.local_batch_size):
       epoch, pos = divmod(g, self.size)
       index = int(self.order(epoch)[pos])
@@ -374,20 +385,34 @@ class DataIterator(grain.DatasetIterator):
     return self._step
 
   def get_state(self) -> dict[str, Any]:
-    return {"version": _STATE_VERSION, "step": self._step, **self._fingerprint,
-            "bad_samples": dict(self._bad)}
+    state = {"version": _STATE_VERSION, "step": self._step, **self._fingerprint,
+             "bad_samples": dict(self._bad)}
+    if hasattr(self._batch_fn, "position"):
+      state["sample"] = self._batch_fn.position(self._step)
+    return state
 
   def set_state(self, state: Mapping[str, Any]) -> None:
     if state.get("version") != _STATE_VERSION:
       raise ValueError(f"Unsupported data iterator state version {state.get('version')}")
+    # A train iterator continues the global sample order under another global batch size
+    # (a checkpoint taken on N devices resuming on M): the saved position says where.
+    movable = hasattr(self._batch_fn, "rebase")
     mismatched = {k: (state.get(k), v) for k, v in self._fingerprint.items()
-                  if state.get(k) != v}
+                  if state.get(k) != v and not (movable and k == "global_batch_size")}
     if mismatched:
       detail = ", ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in mismatched.items())
       raise ValueError(f"Data iterator state does not match this iterator ({detail}); "
                        "resuming would not reproduce the same batches.")
     self._close_inner()
     self._step = int(state["step"])
+    if movable:
+      saved_batch = int(state.get("global_batch_size", 0))
+      sample = state.get("sample", self._step * saved_batch)
+      self._batch_fn.rebase(self._step, int(sample))
+      if saved_batch != self._fingerprint.get("global_batch_size"):
+        logging.warning("%s: the checkpoint was taken with global batch %d, this run has %d; "
+                        "continuing at sample %d of the global order", self._what,
+                        saved_batch, self._fingerprint.get("global_batch_size"), sample)
     # States saved before skip counting existed have no counts: start from none.
     self._bad = collections.Counter({str(k): int(v)
                                      for k, v in state.get("bad_samples", {}).items()})

@@ -55,7 +55,9 @@ class Experiment:
     """``sample_input``: the model's example input(s), e.g. ``task.init_inputs(sample)``."""
     state, shardings = create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
                                     self.config.sharding_rules, self.config.param_sharding)
-    say("Mesh %s: %s", dict(self.mesh.shape), sharding.describe(state.params, shardings.params))
+    if self.mesh.size > 1:
+      say("Mesh %s: %s", dict(self.mesh.shape),
+          sharding.describe(state.params, shardings.params))
     return state, shardings
 
   def jit_step(self, fn, state_shardings, out_shardings, **kwargs):
