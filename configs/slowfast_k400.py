@@ -8,6 +8,9 @@ them, not 4) and widens the slow pathway's lateral fusion kernel from 5 to 7 fra
 ``get_config('synthetic')`` swaps in the built-in ``vjax_synthetic`` dataset and shrinks
 width, depth, resolution and schedule so a 2-core CPU run finishes in minutes;
 ``'8x8,synthetic'`` is that run with tau and alpha halved again and the 7-frame fusion.
+The ``multigrid`` flag trains with long and short cycles: ``'8x8,multigrid'`` is MMAction2's
+slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb (without its PreciseBN), and
+``'synthetic,multigrid'`` a few epochs of it on the synthetic data.
 """
 
 import ml_collections
@@ -64,8 +67,19 @@ def pipelines(decode, clip_len=32, frame_interval=2, short_side=256, crop=224, t
   return train + fmt, val + fmt, test + fmt
 
 
+def multigrid(c: ml_collections.ConfigDict, lr_steps, total_epochs: int) -> None:
+  """MMAction2's slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb schedule: long and short
+  cycles over batch, frames and size, step lr; ``total_epochs`` x 1.5 epochs are trained."""
+  c.multigrid = dict(long_cycle=True, short_cycle=True, epoch_factor=1.5,
+                     long_cycle_factors=[[0.25, 0.7071], [0.5, 0.7071], [0.5, 1], [1, 1]],
+                     short_cycle_factors=[0.5, 0.7071],
+                     default_s=tuple(c.data.train.pipeline[4]["scale"]))
+  c.lr_config = dict(policy="step", step=list(lr_steps))
+  c.total_epochs = total_epochs
+
+
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  variant, flags = parse_config_arg(arg, ("4x16", "8x8"))
+  variant, flags = parse_config_arg(arg, ("4x16", "8x8"), ("synthetic", "multigrid"))
   c = default_config()
   c.data.img_norm_cfg = IMAGENET_NORM
   rate = 1 if variant == "4x16" else 2  # tau and alpha are divided by this
@@ -82,6 +96,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # From scratch at batch 8, SGD at lr 0.05 diverged within 100 steps; AdamW learns steadily.
     synthetic_schedule(c)
     c.checkpoint_config.interval = 1
+    if "multigrid" in flags:  # 6 x 1.5 epochs, with a 1-epoch warm-up fit for AdamW
+      multigrid(c, lr_steps=(3, 5), total_epochs=6)
+      c.multigrid.warmup_epochs = 1
+      c.multigrid.warmup_start_lr = 0.0001
     return c
   c.model = model(resample_rate=8 // rate, speed_ratio=8 // rate, fusion_kernel=fusion_kernel)
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
@@ -94,4 +112,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.total_epochs = 256
   c.evaluation.interval = 5
   c.checkpoint_config.interval = 4
+  if "multigrid" in flags:  # with 8x8: MMAction2's multigrid config
+    c.model["backbone"]["slow_pathway"]["lateral_norm"] = True
+    multigrid(c, lr_steps=(94, 154, 196), total_epochs=239)
+    c.evaluation.interval = 3
+    c.checkpoint_config.interval = 3
   return c

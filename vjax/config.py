@@ -59,6 +59,10 @@ def default_config() -> ml_collections.ConfigDict:
   # a wall-clock period, for preemptible machines. Saves are asynchronous.
   c.checkpoint_config = dict(interval=1, max_to_keep=3, by_epoch=True, save_every_minutes=0.0)
   c.log_config = dict(interval=20)
+  # Multigrid training (vjax.train.multigrid): MMAction2's multigrid=dict(long_cycle=...,
+  # short_cycle=..., epoch_factor=..., long_cycle_factors=..., short_cycle_factors=...,
+  # default_s=...); None trains at the pipeline's one shape.
+  c.multigrid = None
   c.load_from = ""  # weights only
   c.resume_from = ""  # another run's checkpoint step directory: the whole train state
   c.test = dict(out="")

@@ -262,7 +262,7 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
     # as [key, options] pairs, which vjax's optimizer reads the same way.
     pw = mm["optimizer"]["paramwise_cfg"]
     pw["custom_keys"] = [[k, dict(v)] for k, v in pw["custom_keys"].items()]
-  for key in ("optimizer", "optimizer_config", "lr_config", "total_epochs"):
+  for key in ("optimizer", "optimizer_config", "lr_config", "total_epochs", "multigrid"):
     if key in mm:
       conv.fields.append((key, mm.pop(key)))
   runner = mm.pop("runner", None)

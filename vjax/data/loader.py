@@ -232,8 +232,12 @@ class _TrainBatch:
     return order
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
+    return self.at(self.position(step))
+
+  def at(self, position: int) -> dict[str, np.ndarray]:
+    """This process's share of the global batch starting at sample ``position``."""
     samples, skipped = [], []
-    start = self.position(step) + self.offset
+    start = position + self.offset
     for g in range(start, start + self.local_batch_size):
       epoch, pos = divmod(g, self.size)
       index = int(self.order(epoch)[pos])
@@ -440,6 +444,16 @@ class DataIterator(grain.DatasetIterator):
       pass
 
 
+def train_batch_fn(source, pipeline_cfg, *, seed: int, global_batch_size: int,
+                   process_index: int = 0, process_count: int = 1,
+                   keys: Sequence[str] | None = None, on_error: str = "raise") -> _TrainBatch:
+  """What a train iterator calls per step: ``fn(step)`` or ``fn.at(sample position)`` gives
+  this process's share of a global batch, for schedules whose batches vary (multigrid)."""
+  local = _check_sharding(global_batch_size, process_index, process_count)
+  loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
+  return _TrainBatch(loader, len(source), seed, global_batch_size, process_index, local)
+
+
 def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: int,
                         worker_count: int = 0, process_index: int = 0, process_count: int = 1,
                         keys: Sequence[str] | None = None, worker_buffer_size: int = 2,
@@ -462,9 +476,9 @@ def make_train_iterator(source, pipeline_cfg, *, global_batch_size: int, seed: i
   size = len(source)
   if size == 0:
     raise ValueError(f"Cannot train on an empty source: {source!r}")
-  local = _check_sharding(global_batch_size, process_index, process_count)
-  loader = _SampleLoader(source, _as_pipeline(pipeline_cfg), keys, on_error)
-  batch_fn = _TrainBatch(loader, size, seed, global_batch_size, process_index, local)
+  batch_fn = train_batch_fn(source, pipeline_cfg, seed=seed, global_batch_size=global_batch_size,
+                            process_index=process_index, process_count=process_count, keys=keys,
+                            on_error=on_error)
   it = DataIterator(batch_fn, stop=sys.maxsize,
                     fingerprint={"seed": seed, "global_batch_size": global_batch_size,
                                  "dataset_size": size},

@@ -15,12 +15,14 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from absl import logging
 from tqdm import tqdm
 
 from vjax import tasks
 from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.train import mesh as mesh_lib
+from vjax.train import multigrid
 from vjax.train import optim
 from vjax.train import sharding
 from vjax.train import step as step_lib
@@ -160,10 +162,36 @@ def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batc
     base_lr *= global_batch / config.auto_scale_lr.base_batch_size
   schedule = optim.make_schedule(config.lr_config.to_dict(), base_lr,
                                  iters_per_epoch=iters_per_epoch, total_iters=total_iters)
-  tx = optim.make_optimizer(config.optimizer.to_dict(), config.optimizer_config.to_dict(),
-                            schedule, total_iters=total_iters,
-                            frozen_mask=lambda params: exp.task.frozen_mask(exp.model, params))
-  return schedule, tx
+  return schedule, _optimizer(config, schedule, total_iters, exp)
+
+
+def _optimizer(config, schedule, total_iters: int, exp):
+  return optim.make_optimizer(config.optimizer.to_dict(), config.optimizer_config.to_dict(),
+                              schedule, total_iters=total_iters,
+                              frozen_mask=lambda params: exp.task.frozen_mask(exp.model, params))
+
+
+class Epochs:
+  """Epoch boundaries in steps (``starts[e]``: first step of epoch e; the last entry is the
+  total), equal-sized in plain training, of varying length under multigrid."""
+
+  def __init__(self, starts):
+    self.starts = np.asarray(starts, np.int64)
+    self._ends = {int(s): e + 1 for e, s in enumerate(self.starts[1:])}
+
+  @property
+  def total(self) -> int:
+    return int(self.starts[-1])
+
+  def ended(self, done: int) -> int | None:
+    """The 1-based epoch that ``done`` finished steps complete, or None mid-epoch."""
+    return self._ends.get(int(done))
+
+  def progress(self, done: int) -> float:
+    """Epochs done, fractional (for logs)."""
+    e = min(int(np.searchsorted(self.starts, done, side="right")) - 1, len(self.starts) - 2)
+    length = max(int(self.starts[e + 1] - self.starts[e]), 1)
+    return e + (done - int(self.starts[e])) / length
 
 
 def should_evaluate(epoch: int, interval: int, start: int | None) -> bool:
@@ -248,12 +276,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   """Trains with periodic evaluation; resumes from the latest checkpoint in ``workdir``."""
   exp = Experiment(config, workdir)
   train_source, train_pipeline = exp.source("train")
-  iters_per_epoch = len(train_source) // exp.train_batch
-  if iters_per_epoch == 0:
-    raise ValueError(f"the training set has {len(train_source)} videos, fewer than one global "
-                     f"batch ({exp.train_batch}); lower data.videos_per_device")
-  total_iters = config.total_epochs * iters_per_epoch
-  schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, exp.train_batch, exp)
+  plan = None
+  if config.get("multigrid"):  # batch, frames and size change per epoch and iteration
+    plan = multigrid.make_plan(config, train_source, exp.train_batch, jax.process_index(),
+                               exp.process_count)
+    epochs = Epochs(plan.epoch_starts)
+    schedule, tx = plan.schedule, _optimizer(config, plan.schedule, plan.total_iters, exp)
+    say("Multigrid: %d epochs, %d iterations, %d batch shapes", len(plan.cycles),
+        plan.total_iters, len(plan.batch_fns))
+  else:
+    iters_per_epoch = len(train_source) // exp.train_batch
+    if iters_per_epoch == 0:
+      raise ValueError(f"the training set has {len(train_source)} videos, fewer than one "
+                       f"global batch ({exp.train_batch}); lower data.videos_per_device")
+    epochs = Epochs(np.arange(config.total_epochs + 1) * iters_per_epoch)
+    schedule, tx = _schedule_and_tx(config, iters_per_epoch, epochs.total, exp.train_batch,
+                                    exp)
+  total_iters = epochs.total
   state, shardings = exp.init_state(tx, exp.sample_input(train_source, train_pipeline))
 
   ev = config.evaluation
@@ -275,8 +314,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   else:
     state = load_pretrained(state, shardings, exp.task)
 
-  train_iter = data_loader.make_train_iterator(
-      train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))
+  if plan is not None:
+    train_iter = multigrid.make_iterator(plan, config, config.data.workers)
+  else:
+    train_iter = data_loader.make_train_iterator(
+        train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))
   if data_state:
     train_iter.set_state(data_state)
 
@@ -292,7 +334,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   step = int(state.step)
   ck = config.checkpoint_config
-  ckpt_every = ck.interval * (iters_per_epoch if ck.get("by_epoch", True) else 1)
+  by_epoch = ck.get("by_epoch", True)
   timed_save = _Periodic(ck.get("save_every_minutes", 0))
   log_every = config.log_config.interval
   preempt = _Preemption()
@@ -302,17 +344,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   bar = tqdm(total=total_iters, initial=step, desc="train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   t_last = time.perf_counter()
-  compiled, flops = None, None
+  compiled = {}  # batch shapes -> (executable, FLOPs): multigrid has several
   with exp.mesh:
     while step < total_iters:
       t0 = time.perf_counter()
       device_batch, _ = data_loader.split_host_fields(next(train_iter))
       batch = mesh_lib.global_batch(exp.mesh, device_batch)
       data_time = time.perf_counter() - t0
-      if compiled is None:  # compiled ahead of time once: its cost analysis gives the MFU
-        compiled = train_step.lower(state, batch).compile()
-        flops = throughput.step_flops(compiled)
-      state, metrics = compiled(state, batch)
+      shapes = tuple((k, v.shape) for k, v in sorted(batch.items()))
+      if shapes not in compiled:  # compiled ahead of time: its cost analysis gives the MFU
+        t_compile = time.perf_counter()
+        executable = train_step.lower(state, batch).compile()
+        compiled[shapes] = (executable, throughput.step_flops(executable))
+        logging.info("Compiled the train step for batch %s in %.1f s (%s FLOPs)",
+                     {k: v for k, v in shapes}, time.perf_counter() - t_compile,
+                     compiled[shapes][1])
+      executable, flops = compiled[shapes]
+      state, metrics = executable(state, batch)
       if pending is not None:
         jax.block_until_ready(pending)
       pending = metrics
@@ -326,9 +374,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         m = jax.device_get(metrics)
         host = {f"train/{k}": float(v) for k, v in m.items()}
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
-                     "train/epoch": step / iters_per_epoch})
+                     "train/epoch": epochs.progress(step)})
         host.update({f"train/{k}": v for k, v in throughput.figures(
-            step_time, exp.train_batch, flops, config.dtype).items()})
+            step_time, next(iter(batch.values())).shape[0], flops, config.dtype).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")
@@ -337,18 +385,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
           raise FloatingPointError(f"loss is {host['train/loss']} at step {step}; lower the lr "
                                    "or check the data")
       done = step == total_iters
-      epoch_end = step % iters_per_epoch == 0
-      if done or (epoch_end and should_evaluate(step // iters_per_epoch, ev.interval,
-                                                ev.get("start"))):
+      epoch = epochs.ended(step)  # 1-based epoch that ``step`` completes, else None
+      if done or (epoch and should_evaluate(epoch, ev.interval, ev.get("start"))):
         results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results
         writer.write(step, {f"val/{k}": v for k, v in results.items()})
-        bar.write(f"step {step} (epoch {step / iters_per_epoch:.1f}): " +
+        bar.write(f"step {step} (epoch {epochs.progress(step):.1f}): " +
                   ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
         if ev.save_best:
           ckpt.save_best(step, state, results, train_iter.get_state())
       timed = step % log_every == 0 and timed_save.due()  # checked where metrics sync anyway
-      if step % ckpt_every == 0 or done or preempt.requested or timed:
+      periodic = (epoch is not None and epoch % ck.interval == 0) if by_epoch else (
+          step % ck.interval == 0)
+      if periodic or done or preempt.requested or timed:
         ckpt.save(step, state, train_iter.get_state(), force=True)
       if preempt.requested:
         bar.write(f"Interrupted: checkpoint saved at step {step}; run the same command to resume.")
