@@ -21,9 +21,13 @@ from vjax import tasks
 from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.train import mesh as mesh_lib
+from vjax.train import nonfinite
+from vjax.train import omnisource
 from vjax.train import optim
+from vjax.train import precise_bn
 from vjax.train import step as step_lib
 from vjax.train import throughput
+from vjax.train import workflow
 from vjax.train.checkpoint import Checkpointer, load_params, restore_from
 from vjax.train.logging import MetricWriter, say
 from vjax.train.state import TrainState, abstract_state, create_state
@@ -141,14 +145,20 @@ class Experiment:
     return cache[predictor]
 
 
-def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int, exp):
-  """The lr schedule (of the iteration count) and the optimizer; the task's frozen parameters
+def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int, exp,
+                     plan: omnisource.Plan = omnisource.Plan()):
+  """The lr schedule (of the optimizer step count: the iteration count, or with OmniSource
+  the iteration of that step per ``plan``) and the optimizer; the task's frozen parameters
   get no optimizer state, so a state built here restores only checkpoints of the same layout."""
   base_lr = config.optimizer.lr
   if config.auto_scale_lr.enable:
     base_lr *= global_batch / config.auto_scale_lr.base_batch_size
-  schedule = optim.make_schedule(config.lr_config.to_dict(), base_lr,
-                                 iters_per_epoch=iters_per_epoch, total_iters=total_iters)
+  schedule = plan.schedule(optim.make_schedule(
+      config.lr_config.to_dict(), base_lr, iters_per_epoch=iters_per_epoch,
+      total_iters=total_iters))
+  if plan.aux_steps and config.optimizer_config.get("cumulative_iters", 1) > 1:
+    raise ValueError("gradient accumulation (cumulative_iters) with omnisource=True is not "
+                     "supported: mmcv would count the auxiliary sources' steps into its groups")
   tx = optim.make_optimizer(config.optimizer.to_dict(), config.optimizer_config.to_dict(),
                             schedule, total_iters=total_iters,
                             frozen_mask=lambda params: exp.task.frozen_mask(exp.model, params))
@@ -236,14 +246,18 @@ def load_pretrained(state: TrainState, shardings, task) -> TrainState:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains with periodic evaluation; resumes from the latest checkpoint in ``workdir``."""
   exp = Experiment(config, workdir)
-  train_source, train_pipeline = exp.source("train")
-  iters_per_epoch = len(train_source) // exp.train_batch
-  if iters_per_epoch == 0:
-    raise ValueError(f"the training set has {len(train_source)} videos, fewer than one global "
-                     f"batch ({exp.train_batch}); lower data.videos_per_device")
+  val_every = workflow.val_every(config)
+  nonfinite_mode = nonfinite.check_mode(config.get("nonfinite", "raise"))
+  data = omnisource.TrainData(exp)  # the main training source, and OmniSource's others
+  train_source, train_pipeline = data.main_split
+  train_batch, iters_per_epoch = data.batch_sizes[0], data.iters_per_epoch
   total_iters = config.total_epochs * iters_per_epoch
-  schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, exp.train_batch, exp)
+  schedule, tx = _schedule_and_tx(config, iters_per_epoch, total_iters, train_batch, exp,
+                                  data.plan)
   state, shardings = exp.init_state(tx, exp.sample_input(train_source, train_pipeline))
+  precise = precise_bn.PreciseBN.from_config(config, exp, train_source, train_pipeline,
+                                             train_batch, shardings, iters_per_epoch)
+  val_loss = workflow.ValLoss(exp, shardings, exp.train_batch) if val_every else None
 
   ev = config.evaluation
   ckpt = Checkpointer(workdir, max_to_keep=config.checkpoint_config.max_to_keep,
@@ -256,7 +270,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     say("Resumed from %s at step %d", workdir, start)
   elif config.get("resume_from"):  # another run's checkpoint: the whole train state
     state, data_state = restore_from(config.resume_from, abstract_state(state, shardings))
-    say("Resumed from %s at step %d", config.resume_from, int(state.step))
+    say("Resumed from %s at step %d", config.resume_from,
+        data.plan.iterations_done(int(state.step)))
   elif config.load_from:
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
@@ -264,13 +279,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   else:
     state = load_pretrained(state, shardings, exp.task)
 
-  train_iter = data_loader.make_train_iterator(
-      train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))
   if data_state:
-    train_iter.set_state(data_state)
+    data.set_state(data_state)
+  watch = nonfinite.NonfiniteWatch(nonfinite_mode, exp.mesh, data.suffixes,
+                                   (data_state or {}).get(nonfinite.STATE_KEY, 0))
+
+  def data_state_now():
+    return {**data.get_state(), nonfinite.STATE_KEY: watch.check()}
 
   bs = mesh_lib.batch_sharding(exp.mesh)
-  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
+  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule,
+                                                skip_nonfinite=nonfinite_mode == "skip"),
                        in_shardings=(shardings, bs),
                        out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
                        donate_argnums=(0,))
@@ -281,7 +300,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  step = int(state.step)
+  step = data.plan.iterations_done(int(state.step))  # iterations; state.step counts updates
   ck = config.checkpoint_config
   ckpt_every = ck.interval * (iters_per_epoch if ck.get("by_epoch", True) else 1)
   timed_save = _Periodic(ck.get("save_every_minutes", 0))
@@ -289,24 +308,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   preempt = _Preemption()
   last_results: dict[str, Any] = {}
   pending = None  # metrics of the step in flight: at most one step is queued ahead
+  latest: dict[str, Any] = {}  # each source's last metrics since the last log
   acc = {"data_time": 0.0, "n": 0}
   bar = tqdm(total=total_iters, initial=step, desc="train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   t_last = time.perf_counter()
-  compiled, flops = None, None
+  compiled, flops = {}, None
   with exp.mesh:
     while step < total_iters:
       t0 = time.perf_counter()
-      device_batch, _ = data_loader.split_host_fields(next(train_iter))
-      batch = mesh_lib.global_batch(exp.mesh, device_batch)
+      batches = data.global_batches(step)
       data_time = time.perf_counter() - t0
-      if compiled is None:  # compiled ahead of time once: its cost analysis gives the MFU
-        compiled = train_step.lower(state, batch).compile()
-        flops = throughput.step_flops(compiled)
-      state, metrics = compiled(state, batch)
-      if pending is not None:
-        jax.block_until_ready(pending)
-      pending = metrics
+      for suffix, batch in batches:  # OmniSource's auxiliary batches each take a step too
+        shapes = tuple((k, v.shape, v.dtype) for k, v in sorted(batch.items()))
+        if shapes not in compiled:  # ahead of time, once per batch shape
+          compiled[shapes] = train_step.lower(state, batch).compile()
+          flops = flops or throughput.step_flops(compiled[shapes])  # the main step's: the MFU
+        state, metrics = compiled[shapes](state, batch)
+        watch.note(metrics, step + 1, suffix)
+        if pending is not None:
+          jax.block_until_ready(pending)
+        pending = latest[suffix] = metrics
       step += 1
       now = time.perf_counter()
       step_time, t_last = now - t_last, now
@@ -314,37 +336,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       acc["n"] += 1
       bar.update(1)
       if step % log_every == 0 or step == total_iters:
-        m = jax.device_get(metrics)
-        host = {f"train/{k}": float(v) for k, v in m.items()}
+        skipped = watch.check()  # raises at a non-finite step (nonfinite='raise')
+        host = {f"train/{k}{suffix}": float(v) for suffix, m in jax.device_get(latest).items()
+                for k, v in m.items() if k != step_lib.NONFINITE}
+        latest = {}
+        if nonfinite_mode == "skip":
+          host["train/skipped_steps"] = skipped
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
                      "train/epoch": step / iters_per_epoch})
         host.update({f"train/{k}": v for k, v in throughput.figures(
-            step_time, exp.train_batch, flops, config.dtype).items()})
+            step_time, train_batch, flops, config.dtype).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")
         writer.write(step, host)
-        if not np.isfinite(host["train/loss"]):
-          raise FloatingPointError(f"loss is {host['train/loss']} at step {step}; lower the lr "
-                                   "or check the data")
       done = step == total_iters
       epoch_end = step % iters_per_epoch == 0
-      if done or (epoch_end and should_evaluate(step // iters_per_epoch, ev.interval,
-                                                ev.get("start"))):
+      epoch = step // iters_per_epoch
+      if epoch_end and precise is not None and precise.due(epoch):
+        watch.check()
+        state = precise(state, epoch)
+      if done or (epoch_end and should_evaluate(epoch, ev.interval, ev.get("start"))):
+        watch.check()
         results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results
         writer.write(step, {f"val/{k}": v for k, v in results.items()})
         bar.write(f"step {step} (epoch {step / iters_per_epoch:.1f}): " +
                   ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
         if ev.save_best:
-          ckpt.save_best(step, state, results, train_iter.get_state())
+          ckpt.save_best(step, state, results, data_state_now())
       timed = step % log_every == 0 and timed_save.due()  # checked where metrics sync anyway
       if step % ckpt_every == 0 or done or preempt.requested or timed:
-        ckpt.save(step, state, train_iter.get_state(), force=True)
+        ckpt.save(step, state, data_state_now(), force=True)
+      if epoch_end and workflow.val_due(epoch, val_every, config.total_epochs):
+        writer.write(step, val_loss(state))
       if preempt.requested:
         bar.write(f"Interrupted: checkpoint saved at step {step}; run the same command to resume.")
         break
   bar.close()
+  data.close()
   ckpt.wait()
   ckpt.close()
   writer.close()

@@ -272,6 +272,19 @@ class VideoDataset(_AnnotationList):
 
 
 @DATASETS.register
+class ImageDataset(VideoDataset):
+  """Still images listed as ``path label [label ...]`` (OmniSource's web images); decode with
+  ``ImageDecode``. MMAction2 marks these samples with ``start_index=None``."""
+
+  line_format = "<image path> <label> [<label> ...]"
+
+  def __init__(self, ann_file, data_prefix=None, multi_class=False, num_classes=None,
+               modality="RGB", test_mode=False, sample_by_class=False, power=0.0):
+    super().__init__(ann_file, data_prefix, None, multi_class, num_classes, modality,
+                     test_mode, sample_by_class, power)
+
+
+@DATASETS.register
 class AudioFeatureDataset(_AnnotationList):
   """Offline audio features listed as ``path total_frames label [label ...]``, where
   ``total_frames`` counts the *video's* frames (``SampleFrames`` samples those and
