@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import cv2
-import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp

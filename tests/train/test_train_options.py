@@ -10,13 +10,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import orbax.checkpoint as ocp
 import pytest
 
 from tests.train.test_loop_options import data_dir, records, tiny_tsn  # noqa: F401
 from vjax.data import loader as data_loader
 from vjax.train import loop
-from vjax.train import mesh as mesh_lib
 from vjax.train import precise_bn
 from vjax.train.checkpoint import load_params
 from vjax.train.state import TrainState, abstract_state
@@ -179,7 +179,6 @@ class SqrtTask:
 
 
 def test_skip_also_catches_non_finite_gradients_of_a_finite_loss():
-  import optax  # pylint: disable=g-import-not-at-top
   model, tx = Sqrt(), optax.sgd(0.1, momentum=0.9)
   params = model.init(jax.random.key(0), jnp.ones((1, 3)))["params"]
   state = TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats={},
