@@ -44,7 +44,16 @@ def default_config() -> ml_collections.ConfigDict:
       on_error="raise",
       img_norm_cfg=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
                         to_bgr=False),
+      # OmniSource (omnisource=True): each data.train source's videos per device (default
+      # videos_per_device for all), and MMAction2's train_ratio [n0, n1, ...]: every n0
+      # iterations, n_k batches of auxiliary source k (default all 1).
+      omni_videos_per_device=None,
+      train_ratio=None,
   ))
+  # MMAction2's OmniSource joint training: data.train is a list of datasets (the main one
+  # first, its length defines the epoch), each batch of each source its own optimizer step,
+  # logged with a source suffix (train/loss/aux0). See vjax.train.omnisource.
+  c.omnisource = False
   c.optimizer = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001)
   c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
   # Linear scaling of lr with the global batch relative to base_batch_size (off by default).
@@ -63,6 +72,16 @@ def default_config() -> ml_collections.ConfigDict:
   # short_cycle=..., epoch_factor=..., long_cycle_factors=..., short_cycle_factors=...,
   # default_s=...); None trains at the pipeline's one shape.
   c.multigrid = None
+  # MMAction2's workflow: [('train', n), ('val', 1)] also logs the loss of data.val in eval
+  # mode (val/loss, no update) after every n training epochs and the last one.
+  c.workflow = (("train", 1),)
+  # MMAction2's PreciseBN: every `interval` epochs, before evaluation, BN running statistics
+  # become the mean of num_iters training batches' own statistics; num_iters=0 is off.
+  c.precise_bn = dict(num_iters=0, interval=1)
+  # A step whose loss or gradients are NaN/inf: 'raise' stops and names the step; 'skip'
+  # leaves its update out (params, optimizer state, BN statistics unchanged), counts it and
+  # logs the count (train/skipped_steps).
+  c.nonfinite = "raise"
   c.load_from = ""  # weights only
   c.resume_from = ""  # another run's checkpoint step directory: the whole train state
   c.test = dict(out="")

@@ -73,8 +73,8 @@ def test_tsn_config_converts_field_by_field(tmp_path, capsys):
   out = tmp_path / "tsn_mm.py"
   mc.main([str(TSN), "--out", str(out)])
   printed = capsys.readouterr().out
-  for key in ("dist_params", "log_level", "workflow", "work_dir", "resume_from",
-              "train_pipeline", "img_norm_cfg"):
+  for key in ("dist_params", "log_level", "work_dir", "resume_from", "train_pipeline",
+              "img_norm_cfg"):
     assert key in printed
   assert ("model.backbone.pretrained='torchvision://resnet50' is loaded when training starts"
           in printed)
@@ -96,6 +96,7 @@ def test_tsn_config_converts_field_by_field(tmp_path, capsys):
   assert cfg.optimizer_config.grad_clip.max_norm == 40
   assert cfg.lr_config.to_dict() == dict(policy="step", step=[40, 80])
   assert cfg.total_epochs == 100
+  assert cfg.workflow == (("train", 1),)
   assert cfg.evaluation.interval == 5 and cfg.evaluation.save_best == "top1_acc"
   assert list(cfg.evaluation.metrics) == ["top_k_accuracy", "mean_class_accuracy"]
   assert cfg.checkpoint_config.interval == 5 and cfg.checkpoint_config.max_to_keep == 3
@@ -211,3 +212,26 @@ def test_load_any_config_tells_vjax_from_mmaction2():
   assert mc.load_any_config(str(TSN)).model.backbone.depth == 50
   with pytest.raises(ValueError, match="takes no"):
     mc.load_any_config(f"{TSN}:synthetic")
+
+
+def test_training_options_convert(tmp_path):
+  # The keys of MMAction2's slowfast_prebn_* and omnisource configs.
+  write(tmp_path, {"c.py": """
+      workflow = [('train', 2), ('val', 1)]
+      precise_bn = dict(num_iters=200, interval=1)
+      omnisource = True
+      pipe = [dict(type='Normalize', mean=[1, 2, 3], std=[4, 5, 6])]
+      data = dict(videos_per_gpu=12, omni_videos_per_gpu=[12, 64], train_ratio=[2, 1],
+                  train=[dict(type='VideoDataset', ann_file='a', pipeline=pipe),
+                         dict(type='ImageDataset', ann_file='b', pipeline=pipe)],
+                  val=dict(type='VideoDataset', ann_file='c', pipeline=pipe))
+      """})
+  conv = mc.convert(mc.read_config(str(tmp_path / "c.py")))
+  cfg = mc.to_config_dict(conv)
+  assert cfg.workflow == (("train", 2), ("val", 1))
+  assert cfg.precise_bn.to_dict() == dict(num_iters=200, interval=1)
+  assert cfg.omnisource is True
+  assert cfg.data.omni_videos_per_device == [12, 64] and cfg.data.train_ratio == [2, 1]
+  assert [d["type"] for d in cfg.data.train] == ["VideoDataset", "ImageDataset"]
+  assert cfg.data.img_norm_cfg.to_dict() == dict(mean=[1, 2, 3], std=[4, 5, 6], to_bgr=False)
+  assert conv.dropped == ["pipe"]  # the helper variable only

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from vjax.data import DATASETS, RawframeDataset, TFDSDataset, VideoDataset
+from vjax.data.loader import make_train_iterator
+from vjax.data.sources import RawVideoDataset
 from vjax.data.sources import build_split
 
 
@@ -255,3 +257,38 @@ def test_build_split_takes_pipelines_from_wrapped_configs(tmp_path):
   source, pipeline = build_split(dict(type="RepeatDataset", times=1,
                                       dataset=dict(a, pipeline=None) | {"test_mode": True}))
   assert source.dataset.test_mode and pipeline == []
+
+
+def test_raw_video_clips_are_drawn_per_sample(tmp_path):
+  # OmniSource's Kinetics-raw source: a clip of each untrimmed video is drawn at load time.
+  ann = _write(tmp_path / "raw.txt", "a 3 4 1 2\nb 0 2\nc 5 3 0\n")
+  ds = DATASETS.build(dict(type="RawVideoDataset", ann_file=ann, data_prefix="/raw"))
+  assert len(ds) == 2  # 'positive' drops b, which has no positive clip
+  assert ds[0]["filename"] == "/raw/a/part_1.mp4" and ds[0]["label"] == 3
+  assert "/raw/a" in ds.describe(0)
+  drawn = {ds.sample(0, np.random.default_rng(s))["filename"] for s in range(40)}
+  assert drawn == {"/raw/a/part_1.mp4", "/raw/a/part_2.mp4"}  # positives only
+  same = [ds.sample(0, np.random.default_rng(7))["filename"] for _ in range(2)]
+  assert same[0] == same[1]  # the loader's per-sample rng decides
+  anyclip = RawVideoDataset(ann, sampling_strategy="random", clipname_tmpl="_{}.mp4")
+  assert len(anyclip) == 3
+  assert {anyclip.sample(1, np.random.default_rng(s))["filename"] for s in range(40)} == {
+      "b_0.mp4", "b_1.mp4"}  # a template not starting with a letter is appended as is
+  js = _write(tmp_path / "raw.json", json.dumps(
+      [{"video_dir": "d", "label": 1, "num_clips": 2, "positive_clip_inds": [1]}]))
+  assert RawVideoDataset(js, data_prefix="/j")[0]["filename"] == "/j/d/part_1.mp4"
+  # Wrappers hand the rng on.
+  wrapped = DATASETS.build(dict(type="RepeatDataset", times=2, dataset=dict(
+      type="ConcatDataset", datasets=[dict(type="RawVideoDataset", ann_file=ann,
+                                           data_prefix="/raw")])))
+  assert wrapped.sample(2, np.random.default_rng(7)) == ds.sample(0, np.random.default_rng(7))
+  # The training loader draws with each sample's rng: both positive clips of 'a' come up.
+  clip_of = lambda r: {"clip": np.int32(r["filename"][-5]), "label": r["label"]}  # noqa: E731
+  it = make_train_iterator(ds, [clip_of], global_batch_size=2, seed=0)
+  clips = {int(c) for b in (next(it) for _ in range(20)) for c, l in zip(b["clip"], b["label"])
+           if l == 3}
+  assert clips == {1, 2}
+  with pytest.raises(ValueError, match="sampling_strategy"):
+    RawVideoDataset(ann, sampling_strategy="all")
+  with pytest.raises(ValueError, match="missing label or num_clips"):
+    RawVideoDataset(_write(tmp_path / "bad.txt", "a 3\n"))

@@ -21,8 +21,11 @@ replace, ``{{_base_.x}}`` takes a base's value. The written file is an ordinary 
 - ``evaluation`` / ``checkpoint_config`` / ``log_config`` update vjax's defaults
   (``max_keep_ckpts`` -> ``max_to_keep``; ``save_best='auto'`` -> the first result key,
   as MMAction2's EvalHook picks it); ``runner.max_epochs`` -> ``total_epochs``.
-- Keys vjax has no use for (``dist_params``, ``log_level``, ``workflow``, ``work_dir``, the
-  helper variables such as ``train_pipeline``...) are dropped and listed.
+- ``workflow``, ``precise_bn`` and ``omnisource`` carry over as they are (``data.train`` is then
+  a list of sources); ``data.omni_videos_per_gpu`` -> ``data.omni_videos_per_device`` and
+  ``data.train_ratio`` stay with them.
+- Keys vjax has no use for (``dist_params``, ``log_level``, ``work_dir``, the helper
+  variables such as ``train_pipeline``...) are dropped and listed.
 """
 
 from __future__ import annotations
@@ -224,6 +227,10 @@ def _data_fields(data: dict, conv: Conversion):
   conv.dropped += [f"data.test_dataloader.{k}" for k in test_loader]
   if "workers_per_gpu" in data:
     out.append(("data.workers", data.pop("workers_per_gpu")))
+  if "omni_videos_per_gpu" in data:
+    out.append(("data.omni_videos_per_device", list(data.pop("omni_videos_per_gpu"))))
+  if "train_ratio" in data:
+    out.append(("data.train_ratio", list(data.pop("train_ratio"))))
   out.append(("data.img_norm_cfg", norm))
   out += [(f"data.{k}", v) for k, v in splits.items()]
   conv.dropped += [f"data.{k}" for k in data]
@@ -271,6 +278,13 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
       conv.notes.append(f"runner {runner.get('type')!r} dropped: vjax trains by epochs")
     elif "max_epochs" in runner:
       conv.fields.append(("total_epochs", runner["max_epochs"]))
+  if "workflow" in mm:
+    conv.fields.append(("workflow", tuple(tuple(phase) for phase in mm.pop("workflow"))))
+  if mm.get("precise_bn"):
+    conv.fields.append(("precise_bn", merge(mm.pop("precise_bn"),
+                                            defaults.precise_bn.to_dict())))
+  if "omnisource" in mm:
+    conv.fields.append(("omnisource", bool(mm.pop("omnisource"))))
   if "evaluation" in mm:
     ev = dict(mm.pop("evaluation"))
     if isinstance(ev.get("metrics"), str):

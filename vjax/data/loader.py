@@ -35,6 +35,7 @@ import numpy as np
 from absl import logging
 
 from vjax.data.pipeline import Compose
+from vjax.data.sources.base import sample_from
 
 _STATE_VERSION = 1
 # Domain tags keep the shuffle, train-augmentation and eval rng streams apart.
@@ -129,7 +130,7 @@ class _SampleLoader:
     self.on_error = on_error
 
   def _load(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
-    results = self.pipeline(self.source[index], rng)
+    results = self.pipeline(sample_from(self.source, index, rng), rng)
     if results is None:
       raise ValueError("the pipeline returned None")
     if self.keys is None:

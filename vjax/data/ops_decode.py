@@ -20,7 +20,7 @@ import warnings
 import cv2
 import numpy as np
 
-from vjax.data.ops_base import PIPELINES
+from vjax.data.ops_base import PIPELINES, get_imgs
 
 
 class VideoDecodeError(ValueError):
@@ -646,3 +646,49 @@ class ArrayDecode:
 
   def __repr__(self) -> str:
     return f"{type(self).__name__}()"
+
+
+@PIPELINES.register
+class ImageDecode:
+  """Reads the still image ``results['filename']`` (an ``ImageDataset`` sample, OmniSource's
+  web images) as a one-frame ``imgs`` (1, H, W, 3), RGB."""
+
+  def __init__(self, io_backend="disk", decoding_backend="cv2", **kwargs):
+    _check_disk("ImageDecode", io_backend)
+    _warn_backend("ImageDecode", decoding_backend)
+    self.io_backend = io_backend
+    self.decoding_backend = decoding_backend
+    self.kwargs = kwargs
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    filename = results["filename"]
+    if not osp.isfile(filename):
+      raise FileNotFoundError(f"Image file {filename} not found")
+    with open(filename, "rb") as f:
+      img = decode_jpeg_rgb(f.read(), f"image {filename}")
+    return _set_imgs(results, img[None])
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(io_backend={self.io_backend!r}, "
+            f"decoding_backend={self.decoding_backend!r})")
+
+
+@PIPELINES.register
+class BuildPseudoClip:
+  """Repeats a single decoded image ``clip_len`` times: a still clip for 3D models (sets
+  ``clip_len`` and ``num_clips=1``), as OmniSource's web-image pipelines do."""
+
+  def __init__(self, clip_len):
+    self.clip_len = int(clip_len)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    imgs = get_imgs(results)
+    if len(imgs) != 1:
+      raise ValueError(f"BuildPseudoClip needs one image (ImageDecode), got {len(imgs)} frames")
+    results["imgs"] = np.repeat(imgs, self.clip_len, axis=0)
+    results["clip_len"] = self.clip_len
+    results["num_clips"] = 1
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(clip_len={self.clip_len})"

@@ -93,10 +93,11 @@ class _Recognizer(nn.Module):
     """Per-view scores (N, V, K); without a ``cls_head``, pooled features (N, V, C)."""
     return self._apply(x, train, "scores")
 
-  def forward_train(self, x):
-    """Train-mode outputs: ``cls_score`` (N, V, K) and, with TPN's auxiliary head,
-    ``aux_cls_score`` (rows = N * views)."""
-    return self._apply(x, True, "train")
+  def forward_train(self, x, train: bool = True):
+    """The outputs losses need: ``cls_score`` (N, V, K) and, with TPN's auxiliary head,
+    ``aux_cls_score`` (rows = N * views); ``train=False`` runs them in eval mode (running BN
+    statistics, no dropout) for a validation loss."""
+    return self._apply(x, train, "train")
 
   def extract_features(self, x):
     """Pooled backbone (+ neck) features (N, V, C) in test mode (no head), as MMAction2's
@@ -223,7 +224,8 @@ class Recognizer2D(_Recognizer):
     n, s = imgs.shape[:2]
     backbone, neck = self.build_backbone(), self.build_neck()
     head = None if output == "features" else self.build_head()
-    if head is not None and not train and (self.test_cfg or {}).get("fcn_test"):
+    if head is not None and output == "scores" and not train and (
+        (self.test_cfg or {}).get("fcn_test")):
       return self.fcn_test_scores(backbone, neck, head, imgs)
     chunk, segments = self.max_testing_views(), getattr(backbone, "num_segments", None)
     if chunk and segments and chunk < s and chunk % segments:

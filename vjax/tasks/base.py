@@ -94,6 +94,17 @@ class Task:
     PRNG key (dropout, on-device augmentation)."""
     raise NotImplementedError
 
+  def batch_statistics(self, model: nn.Module, variables, batch, key):
+    """The ``batch_stats`` a train-mode forward of ``batch`` leaves, with no loss: what
+    PreciseBN averages (``vjax.train.precise_bn``). By default the loss's forward."""
+    return self.loss(model, variables, batch, key)[2]
+
+  def val_loss(self, model: nn.Module, variables, batch, key) -> tuple[jax.Array, dict]:
+    """``(total, log_vars)`` of ``batch`` in eval mode (running BN statistics, no dropout):
+    MMAction2's ``val_step`` under ``model.eval()``, which ``workflow``'s val phase runs."""
+    raise NotImplementedError(f"the {self.name} task computes no validation loss; remove the "
+                              "('val', n) phase from config.workflow")
+
   def predictors(self) -> dict[str, PredictFn]:
     """Named predict functions with fixed output shapes; ``'predict'`` is the main one."""
     raise NotImplementedError

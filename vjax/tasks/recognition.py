@@ -128,20 +128,39 @@ class Recognition(Task):
     return batch
 
   def loss(self, model, variables, batch, key):
+    return self._loss(model, variables, batch, key, train=True)
+
+  def val_loss(self, model, variables, batch, key):
+    # MMAction2's val_step calls forward(return_loss=True), which blends too.
+    return self._loss(model, variables, batch, key, train=False)[:2]
+
+  def _loss(self, model, variables, batch, key, train: bool):
     x = self.preprocess(batch)[self.input_keys[0]]
     labels = batch["label"]
     weights = sample_weights(batch, labels.shape[0])
     if self.blending is not None:
       x, labels = self.blending(jax.random.fold_in(key, _BLEND_STREAM), x, labels)
-    outputs, new_vars = model.apply(variables, x, rngs={"dropout": key},
-                                    mutable=["batch_stats"], method=model.forward_train)
+    if train:
+      outputs, new_vars = model.apply(variables, x, rngs={"dropout": key},
+                                      mutable=["batch_stats"], method=model.forward_train)
+      batch_stats = new_vars["batch_stats"]
+    else:
+      outputs = model.apply(variables, x, False, method=model.forward_train)
+      batch_stats = variables["batch_stats"]
     scores = outputs["cls_score"]
     terms = self.loss_terms(outputs, labels, weights, batch)
     # MMAction2's rule: the total sums the terms named '*loss*'; the others are logged only.
     total = sum(v for k, v in terms.items() if "loss" in k)
     log_vars = dict(terms)
     log_vars.update(self.batch_metrics(scores, labels, weights))
-    return total, log_vars, new_vars["batch_stats"]
+    return total, log_vars, batch_stats
+
+  def batch_statistics(self, model, variables, batch, key):
+    # MMAction2's PreciseBN runs forward_test in train mode: no mixup/cutmix.
+    x = self.preprocess(batch)[self.input_keys[0]]
+    _, new_vars = model.apply(variables, x, rngs={"dropout": key}, mutable=["batch_stats"],
+                              method=model.forward_train)
+    return new_vars["batch_stats"]
 
   def loss_terms(self, outputs, labels, weights, batch) -> dict:
     """``loss_cls`` of (N, V, K) scores (labels and fields repeated per view), plus TPN's

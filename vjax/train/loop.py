@@ -23,10 +23,14 @@ from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.train import mesh as mesh_lib
 from vjax.train import multigrid
+from vjax.train import nonfinite
+from vjax.train import omnisource
 from vjax.train import optim
+from vjax.train import precise_bn
 from vjax.train import sharding
 from vjax.train import step as step_lib
 from vjax.train import throughput
+from vjax.train import workflow
 from vjax.train.checkpoint import Checkpointer, load_params, restore_from
 from vjax.train.logging import MetricWriter, say
 from vjax.train.state import TrainState, abstract_state, create_state
@@ -154,14 +158,20 @@ class Experiment:
     return cache[predictor]
 
 
-def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int, exp):
-  """The lr schedule (of the iteration count) and the optimizer; the task's frozen parameters
+def _schedule_and_tx(config, iters_per_epoch: int, total_iters: int, global_batch: int, exp,
+                     plan: omnisource.Plan = omnisource.Plan()):
+  """The lr schedule (of the optimizer step count: the iteration count, or with OmniSource
+  the iteration of that step per ``plan``) and the optimizer; the task's frozen parameters
   get no optimizer state, so a state built here restores only checkpoints of the same layout."""
   base_lr = config.optimizer.lr
   if config.auto_scale_lr.enable:
     base_lr *= global_batch / config.auto_scale_lr.base_batch_size
-  schedule = optim.make_schedule(config.lr_config.to_dict(), base_lr,
-                                 iters_per_epoch=iters_per_epoch, total_iters=total_iters)
+  schedule = plan.schedule(optim.make_schedule(
+      config.lr_config.to_dict(), base_lr, iters_per_epoch=iters_per_epoch,
+      total_iters=total_iters))
+  if plan.aux_steps and config.optimizer_config.get("cumulative_iters", 1) > 1:
+    raise ValueError("gradient accumulation (cumulative_iters) with omnisource=True is not "
+                     "supported: mmcv would count the auxiliary sources' steps into its groups")
   return schedule, _optimizer(config, schedule, total_iters, exp)
 
 
@@ -172,8 +182,8 @@ def _optimizer(config, schedule, total_iters: int, exp):
 
 
 class Epochs:
-  """Epoch boundaries in steps (``starts[e]``: first step of epoch e; the last entry is the
-  total), equal-sized in plain training, of varying length under multigrid."""
+  """Epoch boundaries in iterations (``starts[e]``: first iteration of epoch e; the last entry
+  is the total), equal-sized in plain training, of varying length under multigrid."""
 
   def __init__(self, starts):
     self.starts = np.asarray(starts, np.int64)
@@ -183,13 +193,17 @@ class Epochs:
   def total(self) -> int:
     return int(self.starts[-1])
 
+  @property
+  def count(self) -> int:
+    return len(self.starts) - 1
+
   def ended(self, done: int) -> int | None:
-    """The 1-based epoch that ``done`` finished steps complete, or None mid-epoch."""
+    """The 1-based epoch that ``done`` finished iterations complete, or None mid-epoch."""
     return self._ends.get(int(done))
 
   def progress(self, done: int) -> float:
     """Epochs done, fractional (for logs)."""
-    e = min(int(np.searchsorted(self.starts, done, side="right")) - 1, len(self.starts) - 2)
+    e = min(int(np.searchsorted(self.starts, done, side="right")) - 1, self.count - 1)
     length = max(int(self.starts[e + 1] - self.starts[e]), 1)
     return e + (done - int(self.starts[e])) / length
 
@@ -275,25 +289,31 @@ def load_pretrained(state: TrainState, shardings, task) -> TrainState:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
   """Trains with periodic evaluation; resumes from the latest checkpoint in ``workdir``."""
   exp = Experiment(config, workdir)
-  train_source, train_pipeline = exp.source("train")
-  plan = None
+  val_every = workflow.val_every(config)
+  nonfinite_mode = nonfinite.check_mode(config.get("nonfinite", "raise"))
+  data = omnisource.TrainData(exp)  # the main training source, and OmniSource's others
+  train_source, train_pipeline = data.main_split
+  train_batch, iters_per_epoch = data.batch_sizes[0], data.iters_per_epoch
   if config.get("multigrid"):  # batch, frames and size change per epoch and iteration
-    plan = multigrid.make_plan(config, train_source, exp.train_batch, jax.process_index(),
+    if len(data.splits) > 1:
+      raise ValueError("multigrid with omnisource=True is not supported; train one of them")
+    plan = multigrid.make_plan(config, train_source, train_batch, jax.process_index(),
                                exp.process_count)
+    data.main.close()
+    data.main = multigrid.make_iterator(plan, config, config.data.workers)
     epochs = Epochs(plan.epoch_starts)
-    schedule, tx = plan.schedule, _optimizer(config, plan.schedule, plan.total_iters, exp)
-    say("Multigrid: %d epochs, %d iterations, %d batch shapes", len(plan.cycles),
-        plan.total_iters, len(plan.batch_fns))
+    schedule, tx = plan.schedule, _optimizer(config, plan.schedule, epochs.total, exp)
+    say("Multigrid: %d epochs, %d iterations, %d batch shapes", epochs.count, epochs.total,
+        len(plan.batch_fns))
   else:
-    iters_per_epoch = len(train_source) // exp.train_batch
-    if iters_per_epoch == 0:
-      raise ValueError(f"the training set has {len(train_source)} videos, fewer than one "
-                       f"global batch ({exp.train_batch}); lower data.videos_per_device")
     epochs = Epochs(np.arange(config.total_epochs + 1) * iters_per_epoch)
-    schedule, tx = _schedule_and_tx(config, iters_per_epoch, epochs.total, exp.train_batch,
-                                    exp)
+    schedule, tx = _schedule_and_tx(config, iters_per_epoch, epochs.total, train_batch, exp,
+                                    data.plan)
   total_iters = epochs.total
   state, shardings = exp.init_state(tx, exp.sample_input(train_source, train_pipeline))
+  precise = precise_bn.PreciseBN.from_config(config, exp, train_source, train_pipeline,
+                                             train_batch, shardings, iters_per_epoch)
+  val_loss = workflow.ValLoss(exp, shardings, exp.train_batch) if val_every else None
 
   ev = config.evaluation
   ckpt = Checkpointer(workdir, max_to_keep=config.checkpoint_config.max_to_keep,
@@ -306,7 +326,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     say("Resumed from %s at step %d", workdir, start)
   elif config.get("resume_from"):  # another run's checkpoint: the whole train state
     state, data_state = restore_from(config.resume_from, abstract_state(state, shardings))
-    say("Resumed from %s at step %d", config.resume_from, int(state.step))
+    say("Resumed from %s at step %d", config.resume_from,
+        data.plan.iterations_done(int(state.step)))
   elif config.load_from:
     params, batch_stats = load_params(config.load_from, abstract_state(state, shardings))
     state = state.replace(params=params, batch_stats=batch_stats)
@@ -314,15 +335,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   else:
     state = load_pretrained(state, shardings, exp.task)
 
-  if plan is not None:
-    train_iter = multigrid.make_iterator(plan, config, config.data.workers)
-  else:
-    train_iter = data_loader.make_train_iterator(
-        train_source, train_pipeline, seed=config.seed, **exp.iterator_kwargs(exp.train_batch))
   if data_state:
-    train_iter.set_state(data_state)
+    data.set_state(data_state)
+  watch = nonfinite.NonfiniteWatch(nonfinite_mode, exp.mesh, data.suffixes,
+                                   (data_state or {}).get(nonfinite.STATE_KEY, 0))
 
-  train_step = exp.jit_step(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
+  def data_state_now():
+    return {**data.get_state(), nonfinite.STATE_KEY: watch.check()}
+
+  train_step = exp.jit_step(step_lib.make_train_step(exp.task, exp.model, tx, schedule,
+                                                     skip_nonfinite=nonfinite_mode == "skip"),
                             shardings, (shardings, mesh_lib.replicated(exp.mesh)),
                             donate_argnums=(0,))
   evaluators = exp.evaluators("val")
@@ -332,7 +354,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  step = int(state.step)
+  step = data.plan.iterations_done(int(state.step))  # iterations; state.step counts updates
   ck = config.checkpoint_config
   by_epoch = ck.get("by_epoch", True)
   timed_save = _Periodic(ck.get("save_every_minutes", 0))
@@ -340,30 +362,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   preempt = _Preemption()
   last_results: dict[str, Any] = {}
   pending = None  # metrics of the step in flight: at most one step is queued ahead
+  latest: dict[str, Any] = {}  # each source's last metrics since the last log
   acc = {"data_time": 0.0, "n": 0}
   bar = tqdm(total=total_iters, initial=step, desc="train", dynamic_ncols=True,
              disable=jax.process_index() != 0)
   t_last = time.perf_counter()
-  compiled = {}  # batch shapes -> (executable, FLOPs): multigrid has several
+  compiled = {}  # batch shapes -> (executable, FLOPs): OmniSource and multigrid have several
   with exp.mesh:
     while step < total_iters:
       t0 = time.perf_counter()
-      device_batch, _ = data_loader.split_host_fields(next(train_iter))
-      batch = mesh_lib.global_batch(exp.mesh, device_batch)
+      batches = data.global_batches(step)
       data_time = time.perf_counter() - t0
-      shapes = tuple((k, v.shape) for k, v in sorted(batch.items()))
-      if shapes not in compiled:  # compiled ahead of time: its cost analysis gives the MFU
-        t_compile = time.perf_counter()
-        executable = train_step.lower(state, batch).compile()
-        compiled[shapes] = (executable, throughput.step_flops(executable))
-        logging.info("Compiled the train step for batch %s in %.1f s (%s FLOPs)",
-                     {k: v for k, v in shapes}, time.perf_counter() - t_compile,
-                     compiled[shapes][1])
-      executable, flops = compiled[shapes]
-      state, metrics = executable(state, batch)
-      if pending is not None:
-        jax.block_until_ready(pending)
-      pending = metrics
+      for suffix, batch in batches:  # OmniSource's auxiliary batches each take a step too
+        shapes = tuple((k, v.shape, v.dtype) for k, v in sorted(batch.items()))
+        if shapes not in compiled:  # ahead of time, once per batch shape
+          t_compile = time.perf_counter()
+          executable = train_step.lower(state, batch).compile()
+          compiled[shapes] = (executable, throughput.step_flops(executable))
+          logging.info("Compiled the train step for batch %s in %.1f s (%s FLOPs)",
+                       {k: shape for k, shape, _ in shapes}, time.perf_counter() - t_compile,
+                       compiled[shapes][1])
+        executable, step_flops = compiled[shapes]
+        if not suffix:  # the main batch's size and FLOPs give clips/s and the MFU
+          flops, clips = step_flops, next(iter(batch.values())).shape[0]
+        state, metrics = executable(state, batch)
+        watch.note(metrics, step + 1, suffix)
+        if pending is not None:
+          jax.block_until_ready(pending)
+        pending = latest[suffix] = metrics
       step += 1
       now = time.perf_counter()
       step_time, t_last = now - t_last, now
@@ -371,38 +397,46 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       acc["n"] += 1
       bar.update(1)
       if step % log_every == 0 or step == total_iters:
-        m = jax.device_get(metrics)
-        host = {f"train/{k}": float(v) for k, v in m.items()}
+        skipped = watch.check()  # raises at a non-finite step (nonfinite='raise')
+        host = {f"train/{k}{suffix}": float(v) for suffix, m in jax.device_get(latest).items()
+                for k, v in m.items() if k != step_lib.NONFINITE}
+        latest = {}
+        if nonfinite_mode == "skip":
+          host["train/skipped_steps"] = skipped
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
                      "train/epoch": epochs.progress(step)})
         host.update({f"train/{k}": v for k, v in throughput.figures(
-            step_time, next(iter(batch.values())).shape[0], flops, config.dtype).items()})
+            step_time, clips, flops, config.dtype).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")
         writer.write(step, host)
-        if not np.isfinite(host["train/loss"]):
-          raise FloatingPointError(f"loss is {host['train/loss']} at step {step}; lower the lr "
-                                   "or check the data")
       done = step == total_iters
-      epoch = epochs.ended(step)  # 1-based epoch that ``step`` completes, else None
+      epoch = epochs.ended(step)  # the 1-based epoch ``step`` completes, else None
+      if epoch and precise is not None and precise.due(epoch):
+        watch.check()
+        state = precise(state, epoch)
       if done or (epoch and should_evaluate(epoch, ev.interval, ev.get("start"))):
+        watch.check()
         results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results
         writer.write(step, {f"val/{k}": v for k, v in results.items()})
         bar.write(f"step {step} (epoch {epochs.progress(step):.1f}): " +
                   ", ".join(f"{k}={v:.4f}" for k, v in results.items()))
         if ev.save_best:
-          ckpt.save_best(step, state, results, train_iter.get_state())
+          ckpt.save_best(step, state, results, data_state_now())
       timed = step % log_every == 0 and timed_save.due()  # checked where metrics sync anyway
       periodic = (epoch is not None and epoch % ck.interval == 0) if by_epoch else (
           step % ck.interval == 0)
       if periodic or done or preempt.requested or timed:
-        ckpt.save(step, state, train_iter.get_state(), force=True)
+        ckpt.save(step, state, data_state_now(), force=True)
+      if epoch and workflow.val_due(epoch, val_every, epochs.count):
+        writer.write(step, val_loss(state))
       if preempt.requested:
         bar.write(f"Interrupted: checkpoint saved at step {step}; run the same command to resume.")
         break
   bar.close()
+  data.close()
   ckpt.wait()
   ckpt.close()
   writer.close()

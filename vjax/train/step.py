@@ -28,17 +28,30 @@ def keep_frozen(new, old, frozen):
   return jax.tree.map(lambda n, o, f: o if f else n, new, old, frozen)
 
 
+# The metrics entry that flags a step whose loss or gradients were NaN/inf (vjax.train.nonfinite).
+NONFINITE = "nonfinite"
+
+
+def all_finite(tree) -> jax.Array:
+  """Whether every element of every leaf is finite: one fused reduction per leaf."""
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
 def step_key(state: TrainState):
   """This step's PRNG key: the run's key folded with the step, so resume replays it."""
   return jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
 
 
-def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
+def make_train_step(task, model, tx: optax.GradientTransformation, schedule,
+                    skip_nonfinite: bool = False):
   """(state, batch) -> (state, metrics): every loss term and batch metric the task logs,
   plus ``loss``, ``grad_norm`` and ``lr`` (``schedule(state.step)``, the lr this iteration's
   update uses). ``grad_norm`` is the norm of the trainable gradient; with
   ``cumulative_iters``, that of the gradient accumulated in the current group so far (at a
-  group's last iteration, the norm clipping sees, as mmcv logs)."""
+  group's last iteration, the norm clipping sees, as mmcv logs). ``metrics[NONFINITE]`` is
+  True when the loss or a gradient is NaN/inf; ``skip_nonfinite`` then keeps params,
+  optimizer state and BN statistics as they were (the step count still advances)."""
 
   def train_step(state: TrainState, batch):
     key = step_key(state)
@@ -57,9 +70,14 @@ def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
     grad_norm = optim.accumulated_grad_norm(opt_state)
     if grad_norm is None:
       grad_norm = optax.global_norm(grads)
-    metrics = {"loss": loss, **log_vars, "grad_norm": grad_norm, "lr": schedule(state.step)}
+    finite = jnp.isfinite(loss) & all_finite(grads)
+    metrics = {"loss": loss, **log_vars, "grad_norm": grad_norm, "lr": schedule(state.step),
+               NONFINITE: ~finite}
     new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
                               opt_state=opt_state)
+    if skip_nonfinite:
+      new_state = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new_state,
+                               state.replace(step=state.step + 1))
     return new_state, metrics
 
   return train_step

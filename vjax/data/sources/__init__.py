@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os.path as osp
 
-from vjax.data.sources.annotation_lists import (AudioFeatureDataset, RawframeDataset,
-                                                VideoDataset, class_probabilities)
-from vjax.data.sources.base import DATASETS, build_child, build_split
+from vjax.data.sources.annotation_lists import (AudioFeatureDataset, ImageDataset,
+                                                RawframeDataset, RawVideoDataset, VideoDataset,
+                                                class_probabilities)
+from vjax.data.sources.base import DATASETS, build_child, build_split, sample_from
 from vjax.data.sources.hvu import HVUDataset
 from vjax.data.sources.tfds_records import TFDSDataset
 from vjax.data.sources.wrappers import ConcatDataset, RepeatDataset

@@ -272,6 +272,96 @@ class VideoDataset(_AnnotationList):
 
 
 @DATASETS.register
+class ImageDataset(VideoDataset):
+  """Still images listed as ``path label [label ...]`` (OmniSource's web images); decode with
+  ``ImageDecode``. MMAction2 marks these samples with ``start_index=None``."""
+
+  line_format = "<image path> <label> [<label> ...]"
+
+  def __init__(self, ann_file, data_prefix=None, multi_class=False, num_classes=None,
+               modality="RGB", test_mode=False, sample_by_class=False, power=0.0):
+    super().__init__(ann_file, data_prefix, None, multi_class, num_classes, modality,
+                     test_mode, sample_by_class, power)
+
+
+@DATASETS.register
+class RawVideoDataset(_AnnotationList):
+  """Untrimmed web videos cut into clips (OmniSource's Kinetics-raw source), listed as
+  ``video_dir label num_clips [positive clip index ...]`` or as a json list of such dicts;
+  clip ``i`` is ``video_dir/clipname_tmpl.format(i)`` (concatenated without a ``/`` when the
+  template does not start with a letter, as MMAction2 does). Each draw picks one clip with
+  the sample's rng (``sample``): a positive one (``sampling_strategy='positive'``, which also
+  drops videos without positives) or any (``'random'``); decode with a video decoder.
+  Indexing without an rng (``source[i]``) takes the first candidate clip."""
+
+  path_key = "video_dir"
+  line_format = "<video_dir> <label> <num_clips> [<positive clip index> ...]"
+  strategies = ("positive", "random")
+
+  def __init__(self, ann_file, data_prefix=None, clipname_tmpl="part_{}.mp4",
+               sampling_strategy="positive", num_classes=None, modality="RGB", test_mode=False,
+               sample_by_class=False, power=0.0):
+    if sampling_strategy not in self.strategies:
+      raise ValueError(f"RawVideoDataset: sampling_strategy must be one of {self.strategies}, "
+                       f"got {sampling_strategy!r}")
+    self.clipname_tmpl = clipname_tmpl
+    self.sampling_strategy = sampling_strategy
+    super().__init__(ann_file, data_prefix, False, num_classes, 0, modality, test_mode,
+                     sample_by_class, power)
+    if sampling_strategy == "positive":
+      self.video_infos = [i for i in self.video_infos if i["positive_clip_inds"]]
+      if sample_by_class:  # the class frequencies of the kept videos
+        self.class_prob = class_probabilities([i["label"] for i in self.video_infos], power)
+
+  def _parse_fields(self, fields, where):
+    if len(fields) < 3:
+      raise ValueError("missing label or num_clips")
+    return {"video_dir": fields[0], "label": self._labels([_int(fields[1], "label")], where),
+            "num_clips": _int(fields[2], "num_clips", 1),
+            "positive_clip_inds": [_int(x, "positive clip index", 0) for x in fields[3:]]}
+
+  def _load_json(self) -> list[dict]:
+    with open(self.ann_file) as f:
+      try:
+        raw = json.load(f)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{self.ann_file}: invalid JSON: {e}") from None
+    infos = []
+    for i, item in enumerate(raw if isinstance(raw, list) else [None]):
+      where = f"{self.ann_file}[{i}]"
+      if not isinstance(item, dict) or not {"video_dir", "label"} <= set(item):
+        raise ValueError(f"{where}: expected a list of dicts with 'video_dir', 'label', "
+                         "'num_clips' and 'positive_clip_inds'")
+      info = dict(item, video_dir=self._join(item["video_dir"]), _where=f"entry {i}")
+      info["label"] = self._labels([_int(item["label"], "label")], where)
+      info["num_clips"] = _int(item.get("num_clips", 1), "num_clips", 1)
+      info["positive_clip_inds"] = list(item.get("positive_clip_inds", []))
+      infos.append(info)
+    return infos
+
+  def _with_clip(self, results: dict, clip: int) -> dict:
+    name = self.clipname_tmpl.format(clip)
+    results["filename"] = (osp.join(results["video_dir"], name) if name[:1].isalpha()
+                           else results["video_dir"] + name)
+    return results
+
+  def _candidates(self, results: dict) -> list[int]:
+    if self.sampling_strategy == "positive":
+      return list(results["positive_clip_inds"])
+    return list(range(results["num_clips"]))
+
+  def __getitem__(self, index: int) -> dict:
+    results = super().__getitem__(index)
+    return self._with_clip(results, self._candidates(results)[0])
+
+  def sample(self, index: int, rng: np.random.Generator) -> dict:
+    """Sample ``index`` with one of its clips drawn by ``rng`` (the loader's per-sample rng)."""
+    results = super().__getitem__(index)
+    candidates = self._candidates(results)
+    return self._with_clip(results, candidates[int(rng.integers(len(candidates)))])
+
+
+@DATASETS.register
 class AudioFeatureDataset(_AnnotationList):
   """Offline audio features listed as ``path total_frames label [label ...]``, where
   ``total_frames`` counts the *video's* frames (``SampleFrames`` samples those and

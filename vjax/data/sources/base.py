@@ -2,7 +2,9 @@
 
 A source is a plain picklable object with ``len(source)``, ``source[i] -> results dict`` in
 MMAction2's key conventions, and ``describe(i)`` naming sample ``i`` in error messages;
-``sample_weights()`` is optional (class-balanced draws).
+``sample_weights()`` is optional (class-balanced draws), and so is ``sample(i, rng)`` for a
+source that draws part of a sample itself (RawVideoDataset's clip), which the loader then
+calls with the sample's rng instead of ``source[i]``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def build_child(cfg):
 def weights_of(dataset) -> np.ndarray | None:
   fn = getattr(dataset, "sample_weights", None)
   return fn() if fn is not None else None
+
+
+def sample_from(dataset, index: int, rng):
+  """``dataset.sample(index, rng)`` where the source draws, else ``dataset[index]``."""
+  fn = getattr(dataset, "sample", None)
+  return fn(index, rng) if fn is not None else dataset[index]
 
 
 def describe_in(dataset, index: int) -> str:

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from vjax.data.sources.base import (DATASETS, build_child, describe_in, weights_of)
+from vjax.data.sources.base import (DATASETS, build_child, describe_in, sample_from,
+                                    weights_of)
 from vjax.registry import to_dict
 
 
@@ -35,6 +36,9 @@ class RepeatDataset:
 
   def __getitem__(self, index: int) -> dict:
     return self.dataset[int(index) % self._size]
+
+  def sample(self, index: int, rng) -> dict:
+    return sample_from(self.dataset, int(index) % self._size, rng)
 
   def sample_weights(self) -> np.ndarray | None:
     weights = weights_of(self.dataset)
@@ -73,6 +77,10 @@ class ConcatDataset:
   def __getitem__(self, index: int) -> dict:
     dataset, inner = self._locate(index)
     return dataset[inner]
+
+  def sample(self, index: int, rng) -> dict:
+    dataset, inner = self._locate(index)
+    return sample_from(dataset, inner, rng)
 
   def sample_weights(self) -> np.ndarray | None:
     weights = [weights_of(d) for d in self.datasets]

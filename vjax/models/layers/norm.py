@@ -8,6 +8,8 @@ number of data-parallel devices: the batch is sharded in contiguous blocks). Par
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from typing import Any
 
@@ -15,6 +17,18 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 Dtype = Any
+_STORE_BATCH_STATS = contextvars.ContextVar("vjax_store_batch_stats", default=False)
+
+
+@contextlib.contextmanager
+def store_batch_statistics():
+  """Training-mode BatchNorm traced inside this context stores the batch's own statistics as
+  its running ones (PyTorch's momentum=1.0): PreciseBN averages those over many batches."""
+  token = _STORE_BATCH_STATS.set(True)
+  try:
+    yield
+  finally:
+    _STORE_BATCH_STATS.reset(token)
 
 
 class BatchNorm(nn.Module):
@@ -57,7 +71,12 @@ class BatchNorm(nn.Module):
       # Running statistics follow PyTorch: the unbiased variance, averaged over groups.
       count = math.prod(xg.shape[1:-1])
       unbias = count / max(count - 1, 1)
-      m = self.momentum
-      ra_mean.value = m * ra_mean.value + (1 - m) * mean.reshape(-1, features).mean(0)
-      ra_var.value = m * ra_var.value + (1 - m) * unbias * var.reshape(-1, features).mean(0)
+      batch_mean = mean.reshape(-1, features).mean(0)
+      if _STORE_BATCH_STATS.get():
+        ra_mean.value = batch_mean
+        ra_var.value = unbias * var.reshape(-1, features).mean(0)
+      else:
+        m = self.momentum
+        ra_mean.value = m * ra_mean.value + (1 - m) * batch_mean
+        ra_var.value = m * ra_var.value + (1 - m) * unbias * var.reshape(-1, features).mean(0)
     return y.reshape(x.shape).astype(self.dtype or x.dtype)
