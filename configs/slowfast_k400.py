@@ -9,7 +9,7 @@ them, not 4) and widens the slow pathway's lateral fusion kernel from 5 to 7 fra
 width, depth, resolution and schedule so a 2-core CPU run finishes in minutes;
 ``'8x8,synthetic'`` is that run with tau and alpha halved again and the 7-frame fusion.
 The ``multigrid`` flag trains with long and short cycles: ``'8x8,multigrid'`` is MMAction2's
-slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb (without its PreciseBN), and
+slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb (with its PreciseBN), and
 ``'synthetic,multigrid'`` a few epochs of it on the synthetic data.
 """
 
@@ -117,4 +117,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     multigrid(c, lr_steps=(94, 154, 196), total_epochs=239)
     c.evaluation.interval = 3
     c.checkpoint_config.interval = 3
+    c.precise_bn = dict(num_iters=200, interval=3)
   return c

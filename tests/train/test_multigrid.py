@@ -191,3 +191,27 @@ def test_per_device_batchnorm_holds_for_any_batch_size(batch):
   count = batch // 8 * 12
   want_var = np.mean([r.var((0, 1, 2)) * count / (count - 1) for r in np.split(x, 8)], 0)
   np.testing.assert_allclose(updates["batch_stats"]["var"], want_var, rtol=1e-5)
+
+
+def test_the_multigrid_config_is_mmaction2s():
+  """configs/slowfast_k400.py:8x8,multigrid against the shipped
+  slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb, read by vjax's config converter."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from vjax.convert.mmaction2_config import load_any_config  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.find_spec("mmaction")
+  path = os.path.join(spec.submodule_search_locations[0], ".mim", "configs", "recognition",
+                      "slowfast", "slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb.py")
+  theirs = load_any_config(path)
+  ours = load_config(f"{ROOT}/configs/slowfast_k400.py:8x8,multigrid")
+  mg = ours.multigrid.to_dict()
+  mg["default_s"] = list(mg["default_s"])
+  want = theirs.multigrid.to_dict()
+  want["default_s"] = list(want["default_s"])
+  assert mg == want
+  assert list(ours.lr_config.step) == list(theirs.lr_config.step)
+  assert ours.total_epochs == theirs.total_epochs == 239
+  assert ours.model.backbone.slow_pathway.lateral_norm
+  assert ours.model.backbone.slow_pathway.fusion_kernel == 7
+  assert ours.precise_bn.to_dict() == theirs.precise_bn.to_dict()
+  train = [op["type"] for op in ours.data.train.pipeline]
+  assert train[:3] == ["SampleFrames", "RawFrameDecode", "Resize"]
