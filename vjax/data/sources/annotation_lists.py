@@ -101,11 +101,7 @@ class _AnnotationList:
     return infos
 
   def _load_json(self) -> list[dict]:
-    with open(self.ann_file) as f:
-      try:
-        raw = json.load(f)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{self.ann_file}: invalid JSON: {e}") from None
+    raw = read_json(self.ann_file)
     if not isinstance(raw, list):
       raise ValueError(f"{self.ann_file}: expected a JSON list of entries, got "
                        f"{type(raw).__name__}")
@@ -159,6 +155,15 @@ class _AnnotationList:
     info = self.video_infos[int(index)]
     path = info.get(self.path_key) or info.get("frame_dir") or info.get("filename")
     return f"{path} ({info['_where']} of {self.ann_file})"
+
+
+def read_json(path: str):
+  """An annotation file's JSON; malformed JSON is an error naming the file."""
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"{path}: invalid JSON: {e}") from None
 
 
 def class_probabilities(labels, power: float) -> dict[int, float]:
@@ -321,11 +326,7 @@ class RawVideoDataset(_AnnotationList):
             "positive_clip_inds": [_int(x, "positive clip index", 0) for x in fields[3:]]}
 
   def _load_json(self) -> list[dict]:
-    with open(self.ann_file) as f:
-      try:
-        raw = json.load(f)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{self.ann_file}: invalid JSON: {e}") from None
+    raw = read_json(self.ann_file)
     infos = []
     for i, item in enumerate(raw if isinstance(raw, list) else [None]):
       where = f"{self.ann_file}[{i}]"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from vjax.data.sources.annotation_lists import _AnnotationList, _check_template, _int
+from vjax.data.sources.annotation_lists import (_AnnotationList, _check_template, _int,
+                                               read_json)
 from vjax.data.sources.base import DATASETS
 
 
@@ -56,11 +57,7 @@ class HVUDataset(_AnnotationList):
     super().__init__(ann_file, data_prefix, False, num_classes, start_index, modality, test_mode)
 
   def _load_json(self) -> list[dict]:
-    with open(self.ann_file) as f:
-      try:
-        raw = json.load(f)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{self.ann_file}: invalid JSON: {e}") from None
+    raw = read_json(self.ann_file)
     if not isinstance(raw, list) or not raw:
       raise ValueError(f"{self.ann_file}: expected a non-empty JSON list of entries, got "
                        f"{type(raw).__name__ if not isinstance(raw, list) else 'an empty list'}")
