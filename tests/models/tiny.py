@@ -16,6 +16,16 @@ def slowfast(num_classes=5, dropout_ratio=0.5):
       test_cfg=dict(average_clips="prob"))
 
 
+def timesformer(num_classes=5):
+  """Divided space-time attention over 4 frames of 16x16 (two 8x8 patches a side)."""
+  return dict(type="Recognizer3D",
+              backbone=dict(type="TimeSformer", num_frames=4, img_size=16, patch_size=8,
+                            embed_dims=16, num_heads=2, num_transformer_layers=2,
+                            attention_type="divided_space_time"),
+              cls_head=dict(type="TimeSformerHead", num_classes=num_classes, in_channels=16),
+              test_cfg=dict(average_clips="prob"))
+
+
 def tsn(num_classes=5):
   return dict(type="Recognizer2D",
               backbone=dict(type="ResNet", depth=18, base_channels=8),

@@ -135,6 +135,8 @@ class Recognition(Task):
       x, labels = self.blending(jax.random.fold_in(key, _BLEND_STREAM), x, labels)
     outputs, new_vars = model.apply(variables, x, rngs={"dropout": key},
                                     mutable=["batch_stats"], method=model.forward_train)
+    # Losses and metrics in float32 whatever the compute dtype (the heads' logits already are).
+    outputs = jax.tree.map(lambda a: a.astype(jnp.float32), outputs)
     scores = outputs["cls_score"]
     terms = self.loss_terms(outputs, labels, weights, batch)
     # MMAction2's rule: the total sums the terms named '*loss*'; the others are logged only.
