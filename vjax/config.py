@@ -26,7 +26,12 @@ def default_config() -> ml_collections.ConfigDict:
                       ("classes", None))
   # 'sync': BatchNorm statistics over the global batch; 'per_device': MMAction2's per-GPU BN.
   c.bn_stats = "sync"
+  # Compute dtype of convolutions and matmuls: 'float32', 'bfloat16' or 'float16' (with
+  # fp16.loss_scale); parameters, gradients, BatchNorm, softmax and the loss stay float32.
   c.dtype = "float32"
+  # MMAction2's fp16=dict(loss_scale=...): '' is off; a number is a static scale, 'dynamic'
+  # or a dict a dynamic one (vjax.train.precision). On, the compute dtype is float16.
+  c.fp16 = ml_collections.ConfigDict(dict(loss_scale=""), type_safe=False)
   c.model = ml_collections.ConfigDict()
   c.data = ml_collections.ConfigDict(dict(
       videos_per_device=8,

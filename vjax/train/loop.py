@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from tqdm import tqdm
@@ -22,6 +21,7 @@ from vjax.data import loader as data_loader
 from vjax.data import sources
 from vjax.train import mesh as mesh_lib
 from vjax.train import optim
+from vjax.train import precision
 from vjax.train import step as step_lib
 from vjax.train import throughput
 from vjax.train.checkpoint import Checkpointer, load_params, restore_from
@@ -43,7 +43,10 @@ class Experiment:
     if config.bn_stats not in ("sync", "per_device"):
       raise ValueError(f"bn_stats must be 'sync' or 'per_device', got {config.bn_stats!r}")
     self.task = tasks.build_task(config)
-    self.model = self.task.build_model(norm_groups=norm_groups, dtype=jnp.dtype(config.dtype))
+    # fp16's loss scaler (None otherwise) and the compute dtype, both checked here.
+    self.loss_scaler = precision.loss_scaler(config)
+    self.dtype = precision.compute_dtype(config)
+    self.model = self.task.build_model(norm_groups=norm_groups, dtype=self.dtype)
     self.train_batch = config.data.videos_per_device * self.dp
     self.test_batch = config.data.test_videos_per_device * self.dp
 
@@ -53,7 +56,7 @@ class Experiment:
   def init_state(self, tx, sample_input):
     """``sample_input``: the model's example input(s), e.g. ``task.init_inputs(sample)``."""
     return create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
-                        self.config.sharding_rules)
+                        self.config.sharding_rules, self.loss_scaler)
 
   def iterator_kwargs(self, batch_size):
     return dict(global_batch_size=batch_size, worker_count=self.config.data.workers,
@@ -270,7 +273,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     train_iter.set_state(data_state)
 
   bs = mesh_lib.batch_sharding(exp.mesh)
-  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule),
+  train_step = jax.jit(step_lib.make_train_step(exp.task, exp.model, tx, schedule,
+                                                exp.loss_scaler),
                        in_shardings=(shardings, bs),
                        out_shardings=(shardings, mesh_lib.replicated(exp.mesh)),
                        donate_argnums=(0,))
@@ -301,7 +305,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       batch = mesh_lib.global_batch(exp.mesh, device_batch)
       data_time = time.perf_counter() - t0
       if compiled is None:  # compiled ahead of time once: its cost analysis gives the MFU
-        compiled = train_step.lower(state, batch).compile()
+        compiled = train_step.lower(state, batch).compile(step_lib.compiler_options())
         flops = throughput.step_flops(compiled)
       state, metrics = compiled(state, batch)
       if pending is not None:
@@ -319,7 +323,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
                      "train/epoch": step / iters_per_epoch})
         host.update({f"train/{k}": v for k, v in throughput.figures(
-            step_time, exp.train_batch, flops, config.dtype).items()})
+            step_time, exp.train_batch, flops, exp.dtype.name).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from vjax.train import optim
+from vjax.train import precision
 from vjax.train.state import TrainState
 
 
@@ -33,24 +34,36 @@ def step_key(state: TrainState):
   return jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
 
 
-def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
+def make_train_step(task, model, tx: optax.GradientTransformation, schedule, loss_scaler=None):
   """(state, batch) -> (state, metrics): every loss term and batch metric the task logs,
   plus ``loss``, ``grad_norm`` and ``lr`` (``schedule(state.step)``, the lr this iteration's
   update uses). ``grad_norm`` is the norm of the trainable gradient; with
   ``cumulative_iters``, that of the gradient accumulated in the current group so far (at a
-  group's last iteration, the norm clipping sees, as mmcv logs)."""
+  group's last iteration, the norm clipping sees, as mmcv logs).
+
+  ``loss_scaler`` (fp16, ``precision.LossScaler``; the state must carry its state): the loss
+  is multiplied by ``state.loss_scale.scale`` before differentiation and the gradients
+  divided by it; a step with non-finite gradients leaves parameters and optimizer state
+  unchanged (``precision`` says what else); ``loss_scale`` (the scale this step used) and
+  ``overflow`` join the metrics.
+  """
 
   def train_step(state: TrainState, batch):
     key = step_key(state)
+    scale = state.loss_scale.scale if loss_scaler is not None else None
 
     def loss_fn(params):
       variables = {"params": params, "batch_stats": state.batch_stats}
       loss, log_vars, batch_stats = task.loss(model, variables, batch, key)
-      return loss, (log_vars, batch_stats)
+      loss = loss.astype(jnp.float32)
+      scaled = loss if scale is None else loss * scale
+      return scaled, (loss, log_vars, batch_stats)
 
-    (loss, (log_vars, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    (_, (loss, log_vars, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params)
     frozen = task.frozen_mask(model, state.params)
+    if scale is not None:
+      grads = precision.unscale(grads, scale)
     grads = zero_frozen(grads, frozen)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = keep_frozen(optax.apply_updates(state.params, updates), state.params, frozen)
@@ -58,11 +71,27 @@ def make_train_step(task, model, tx: optax.GradientTransformation, schedule):
     if grad_norm is None:
       grad_norm = optax.global_norm(grads)
     metrics = {"loss": loss, **log_vars, "grad_norm": grad_norm, "lr": schedule(state.step)}
+    loss_scale = state.loss_scale
+    if loss_scaler is not None:
+      finite = precision.all_finite(grads)
+      params = precision.keep_if(finite, params, state.params)
+      opt_state = precision.skip_update_state(finite, opt_state, state.opt_state)
+      batch_stats = precision.keep_if(precision.all_finite(batch_stats), batch_stats,
+                                      state.batch_stats)
+      loss_scale = loss_scaler.update(state.loss_scale, finite)
+      metrics.update(loss_scale=scale, overflow=(~finite).astype(jnp.float32))
     new_state = state.replace(step=state.step + 1, params=params, batch_stats=batch_stats,
-                              opt_state=opt_state)
+                              opt_state=opt_state, loss_scale=loss_scale)
     return new_state, metrics
 
   return train_step
+
+
+def compiler_options() -> dict:
+  """XLA options the train step compiles with. On CPU: keep the optimisation barriers that
+  ``jax.checkpoint`` (``with_cp``) places; XLA's CPU pipeline otherwise expands them before
+  CSE, which merges the recomputation back into the forward pass, so nothing is saved."""
+  return {"xla_disable_hlo_passes": "cse_barrier_expander"} if jax.default_backend() == "cpu" else {}
 
 
 def make_predict_step(task, model, predictor: str = "predict"):
