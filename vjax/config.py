@@ -30,8 +30,9 @@ def default_config() -> ml_collections.ConfigDict:
   # fp16.loss_scale); parameters, gradients, BatchNorm, softmax and the loss stay float32.
   c.dtype = "float32"
   # MMAction2's fp16=dict(loss_scale=...): '' is off; a number is a static scale, 'dynamic'
-  # or a dict a dynamic one (vjax.train.precision). On, the compute dtype is float16.
-  c.fp16 = ml_collections.ConfigDict(dict(loss_scale=""), type_safe=False)
+  # or a dict a dynamic one (vjax.train.precision). On, the compute dtype is float16. Typed
+  # `object` so that --config.fp16.loss_scale= takes any of them whatever a config set.
+  c.fp16 = dict(loss_scale=ml_collections.FieldReference("", field_type=object))
   c.model = ml_collections.ConfigDict()
   c.data = ml_collections.ConfigDict(dict(
       videos_per_device=8,

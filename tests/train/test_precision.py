@@ -219,6 +219,24 @@ def test_dtype_and_fp16_settings_are_checked():
     precision.loss_scaler(c)
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("dynamic", LossScaler(65536.0)), ("1024", LossScaler(1024.0, dynamic=False)),
+    ("{'init_scale': 8.0, 'mode': 'dynamic'}", LossScaler(8.0, growth_interval=1000,
+                                                          min_scale=1.0))])
+def test_loss_scale_overrides_from_the_command_line(value, expected, monkeypatch):
+  """Whatever form the config file gave (here the number 512), --config.fp16.loss_scale takes
+  a number, 'dynamic' or a dict."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  argv = ["prog", f"--config={ROOT}/configs/tsn_k400.py:fp16",
+          f"--config.fp16.loss_scale={value}"]
+  monkeypatch.setattr("sys.argv", argv)  # config_flags reads the overrides from sys.argv
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, "", flag_values=values)
+  values(argv)
+  assert precision.loss_scaler(values.config) == expected
+
+
 def test_loss_scale_values_follow_mmcv():
   parse = precision.parse_loss_scale
   assert parse("") is None
