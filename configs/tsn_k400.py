@@ -7,11 +7,16 @@ torchvision ImageNet ResNet-50 (``pretrained='torchvision://resnet50'``); here s
 ``get_config('synthetic')`` trains a narrow ResNet on ``vjax_synthetic`` on a CPU. TSN
 averages per-frame features, so it cannot see motion direction: the synthetic run shows
 that (its accuracy stays far below SlowFast's on the same data).
+
+``fp16`` is MMAction2's tsn_fp16_r50_1x1x3_100e_kinetics400_rgb: the same experiment in float16
+with mmcv's default static loss scale of 512 (its ``fp16 = dict()``); ``'fp16,synthetic'``
+trains the synthetic run that way.
 """
 
 import ml_collections
 
-from vjax.config import IMAGENET_NORM, default_config, format_ops, use_rawframes, use_synthetic
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
+                         use_rawframes, use_synthetic)
 
 
 
@@ -47,8 +52,11 @@ def pipelines(decode, num_segments=3, short_side=256, crop=224, test_clips=25, f
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c = default_config()
+  variant, flags = parse_config_arg(arg, ("1x1x3", "fp16"))
   c.data.img_norm_cfg = IMAGENET_NORM
-  if arg == "synthetic":
+  if variant == "fp16":
+    c.fp16.loss_scale = 512.0  # mmcv's Fp16OptimizerHook default
+  if "synthetic" in flags:
     c.model = model(num_classes=8, depth=18, base_channels=16)
     train, val, test = pipelines(dict(type="FrameBytesDecode"), short_side=36, crop=32,
                                  test_clips=5, flip=False)
@@ -59,8 +67,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.evaluation.interval = 2
     c.log_config.interval = 10
     return c
-  if arg:
-    raise ValueError(f"unknown config argument {arg!r}; use '' or 'synthetic'")
   c.model = model()
   use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 32

@@ -33,7 +33,13 @@ def default_config() -> ml_collections.ConfigDict:
                       ("classes", None), ("mlp", "model"), ("heads", "model"), ("qkv", "model"))
   # 'sync': BatchNorm statistics over the global batch; 'per_device': MMAction2's per-GPU BN.
   c.bn_stats = "sync"
+  # Compute dtype of convolutions and matmuls: 'float32', 'bfloat16' or 'float16' (with
+  # fp16.loss_scale); parameters, gradients, BatchNorm, softmax and the loss stay float32.
   c.dtype = "float32"
+  # MMAction2's fp16=dict(loss_scale=...): '' is off; a number is a static scale, 'dynamic'
+  # or a dict a dynamic one (vjax.train.precision). On, the compute dtype is float16. Typed
+  # `object` so that --config.fp16.loss_scale= takes any of them whatever a config set.
+  c.fp16 = dict(loss_scale=ml_collections.FieldReference("", field_type=object))
   c.model = ml_collections.ConfigDict()
   c.data = ml_collections.ConfigDict(dict(
       videos_per_device=8,

@@ -39,4 +39,4 @@ def timesformer(num_classes=5, attention_type="divided_space_time"):
                             embed_dims=32, num_heads=4, num_transformer_layers=2,
                             attention_type=attention_type, dropout_ratio=0.0),
               cls_head=dict(type="TimeSformerHead", num_classes=num_classes, in_channels=32),
-              test_cfg=dict(average_clips=None))
+              test_cfg=dict(average_clips="prob"))

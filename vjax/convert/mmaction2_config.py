@@ -23,7 +23,9 @@ replace, ``{{_base_.x}}`` takes a base's value. The written file is an ordinary 
   as MMAction2's EvalHook picks it); ``runner.max_epochs`` -> ``total_epochs``.
 - ``workflow``, ``precise_bn`` and ``omnisource`` carry over as they are (``data.train`` is then
   a list of sources); ``data.omni_videos_per_gpu`` -> ``data.omni_videos_per_device`` and
-  ``data.train_ratio`` stay with them.
+  ``data.train_ratio`` stay with them; so does ``multigrid``.
+- ``fp16`` (any dict, even empty, turns float16 training on in MMAction2) ->
+  ``fp16.loss_scale`` (mmcv's default 512. when absent); its other hook arguments are dropped.
 - Keys vjax has no use for (``dist_params``, ``log_level``, ``work_dir``, the helper
   variables such as ``train_pipeline``...) are dropped and listed.
 """
@@ -247,6 +249,19 @@ def _auto_best(evaluation: dict) -> str:
   return f"top{topk if isinstance(topk, int) else list(topk)[0]}_acc"
 
 
+def _fp16_fields(fp16, conv: Conversion) -> None:
+  """MMAction2 trains in float16 whenever the config has an ``fp16`` dict, even an empty one
+  (mmcv's Fp16OptimizerHook, default ``loss_scale=512.``): -> ``fp16.loss_scale``."""
+  from vjax.train import precision  # pylint: disable=g-import-not-at-top
+  if fp16 is None:
+    return
+  fp16 = dict(fp16)
+  scale = fp16.pop("loss_scale", precision.MMCV_DEFAULT_LOSS_SCALE)
+  precision.parse_loss_scale(scale)  # a bad value fails here, naming the key
+  conv.dropped += [f"fp16.{k}" for k in sorted(fp16)]
+  conv.fields.append(("fp16.loss_scale", scale))
+
+
 def convert(mm: Mapping[str, Any]) -> Conversion:
   """vjax fields for a merged MMAction2 config dict (``read_config``'s output)."""
   from vjax.config import default_config  # pylint: disable=g-import-not-at-top
@@ -300,6 +315,7 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
   if "log_config" in mm:
     conv.fields.append(("log_config", merge(mm.pop("log_config"),
                                             defaults.log_config.to_dict())))
+  _fp16_fields(mm.pop("fp16", None), conv)
   if "load_from" in mm:
     load_from = mm.pop("load_from") or ""
     if load_from:

@@ -147,6 +147,8 @@ class Recognition(Task):
     else:
       outputs = model.apply(variables, x, False, method=model.forward_train)
       batch_stats = variables["batch_stats"]
+    # Losses and metrics in float32 whatever the compute dtype (the heads' logits already are).
+    outputs = jax.tree.map(lambda a: a.astype(jnp.float32), outputs)
     scores = outputs["cls_score"]
     terms = self.loss_terms(outputs, labels, weights, batch)
     # MMAction2's rule: the total sums the terms named '*loss*'; the others are logged only.

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
@@ -28,6 +27,7 @@ from vjax.train import omnisource
 from vjax.train import optim
 from vjax.train import precise_bn
 from vjax.train import sharding
+from vjax.train import precision
 from vjax.train import step as step_lib
 from vjax.train import throughput
 from vjax.train import workflow
@@ -50,7 +50,10 @@ class Experiment:
     if config.bn_stats not in ("sync", "per_device"):
       raise ValueError(f"bn_stats must be 'sync' or 'per_device', got {config.bn_stats!r}")
     self.task = tasks.build_task(config)
-    self.model = self.task.build_model(norm_groups=norm_groups, dtype=jnp.dtype(config.dtype))
+    # fp16's loss scaler (None otherwise) and the compute dtype, both checked here.
+    self.loss_scaler = precision.loss_scaler(config)
+    self.dtype = precision.compute_dtype(config)
+    self.model = self.task.build_model(norm_groups=norm_groups, dtype=self.dtype)
     self.train_batch = config.data.videos_per_device * self.dp
     self.test_batch = config.data.test_videos_per_device * self.dp
 
@@ -60,7 +63,8 @@ class Experiment:
   def init_state(self, tx, sample_input):
     """``sample_input``: the model's example input(s), e.g. ``task.init_inputs(sample)``."""
     state, shardings = create_state(self.model, tx, self.mesh, sample_input, self.config.seed,
-                                    self.config.sharding_rules, self.config.param_sharding)
+                                    self.config.sharding_rules, self.config.param_sharding,
+                                    self.loss_scaler)
     if self.mesh.size > 1:
       say("Mesh %s: %s", dict(self.mesh.shape),
           sharding.describe(state.params, shardings.params))
@@ -344,7 +348,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     return {**data.get_state(), nonfinite.STATE_KEY: watch.check()}
 
   train_step = exp.jit_step(step_lib.make_train_step(exp.task, exp.model, tx, schedule,
-                                                     skip_nonfinite=nonfinite_mode == "skip"),
+                                                     skip_nonfinite=nonfinite_mode == "skip",
+                                                     loss_scaler=exp.loss_scaler),
                             shardings, (shardings, mesh_lib.replicated(exp.mesh)),
                             donate_argnums=(0,))
   evaluators = exp.evaluators("val")
@@ -377,7 +382,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         shapes = tuple((k, v.shape, v.dtype) for k, v in sorted(batch.items()))
         if shapes not in compiled:  # ahead of time, once per batch shape
           t_compile = time.perf_counter()
-          executable = train_step.lower(state, batch).compile()
+          executable = train_step.lower(state, batch).compile(step_lib.compiler_options())
           compiled[shapes] = (executable, throughput.step_flops(executable))
           logging.info("Compiled the train step for batch %s in %.1f s (%s FLOPs)",
                        {k: shape for k, shape, _ in shapes}, time.perf_counter() - t_compile,
@@ -406,7 +411,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         host.update({"train/step_time": step_time, "train/data_time": acc["data_time"] / acc["n"],
                      "train/epoch": epochs.progress(step)})
         host.update({f"train/{k}": v for k, v in throughput.figures(
-            step_time, clips, flops, config.dtype).items()})
+            step_time, clips, flops, exp.dtype.name).items()})
         acc = {"data_time": 0.0, "n": 0}
         bar.set_postfix(loss=f"{host['train/loss']:.3f}", lr=f"{host['train/lr']:.2e}",
                         step=f"{step_time:.2f}s", data=f"{host['train/data_time']:.2f}s")

@@ -154,7 +154,8 @@ def param_specs(abstract_params, logical_specs, strategy, mesh: Mesh, rules):
 
 def state_shardings(mesh: Mesh, abstract_state, logical_param_specs, strategy, rules):
   """NamedShardings for a TrainState: params by the strategy, each optimizer-state leaf like
-  the parameter at its path (when the shapes agree), everything else replicated."""
+  the parameter at its path (when the shapes agree), everything else (step, key, BN
+  statistics, fp16 loss scale) replicated."""
   specs = param_specs(abstract_state.params, logical_param_specs, strategy, mesh, rules)
   by_path = {}
   for (path, x), spec in zip(jax.tree_util.tree_leaves_with_path(abstract_state.params),
@@ -173,6 +174,7 @@ def state_shardings(mesh: Mesh, abstract_state, logical_param_specs, strategy, r
       params=jax.tree.map(lambda s: NamedSharding(mesh, s), specs,
                           is_leaf=lambda s: isinstance(s, P)),
       batch_stats=jax.tree.map(lambda _: rep, abstract_state.batch_stats),
+      loss_scale=jax.tree.map(lambda _: rep, abstract_state.loss_scale),
       opt_state=jax.tree_util.tree_map_with_path(opt_leaf, abstract_state.opt_state))
 
 

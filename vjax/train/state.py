@@ -23,16 +23,19 @@ class TrainState:
   batch_stats: Any
   opt_state: Any
   rng: jax.Array  # raw uint32 key data, so checkpoints need no key type
+  # fp16's LossScaleState (vjax.train.precision); None without a loss scale.
+  loss_scale: Any = None
 
 
 def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sample_input,
-                 seed: int, rules=(), strategy=DEFAULT_STRATEGY):
+                 seed: int, rules=(), strategy=DEFAULT_STRATEGY, loss_scaler=None):
   """Initialises parameters directly into their shardings (no host-side full copy).
 
   ``sample_input``: the model's example input, or a tuple of its positional inputs (a
   task's ``init_inputs``). ``rules``: logical axis -> mesh axis; ``strategy``: the
-  ``param_sharding`` rules (``vjax.train.sharding``). Returns the state and its shardings
-  (reused as the step's in/out shardings).
+  ``param_sharding`` rules (``vjax.train.sharding``); ``loss_scaler``: fp16's
+  ``precision.LossScaler``, whose state the train state then carries. Returns the state and
+  its shardings (reused as the step's in/out shardings).
   """
   inputs = sample_input if isinstance(sample_input, tuple) else (sample_input,)
 
@@ -42,7 +45,8 @@ def create_state(model: nn.Module, tx: optax.GradientTransformation, mesh, sampl
     params = variables["params"]
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
-                      rng=jax.random.key_data(state_key))
+                      rng=jax.random.key_data(state_key),
+                      loss_scale=loss_scaler.init() if loss_scaler is not None else None)
 
   key = jax.random.key(seed)
   boxed = jax.eval_shape(init_boxed, key)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule
+from vjax.models.layers import ConvModule, checkpointed
 from vjax.models.layers.mmcv_cfg import act_name, check_conv_cfg, norm_groups_for, norm_trainable
 from vjax.models.layers.temporal_shift import TemporalShift
 
@@ -81,7 +81,7 @@ class MobileNetV2(nn.Module):
   norm_cfg: Mapping[str, Any] | None = None
   act_cfg: Mapping[str, Any] | None = None
   norm_eval: bool = False
-  with_cp: bool = False  # accepted for configs; remat is a jit-level choice in vjax
+  with_cp: bool = False  # rematerialise each inverted residual block in the backward pass
   norm_groups: int | None = None
   dtype: Any = jnp.float32
 
@@ -107,10 +107,11 @@ class MobileNetV2(nn.Module):
     x = conv(channels, (3, 3), strides=2, padding=1, name="conv1")(
         x.astype(self.dtype), train, self.stage_norm_eval(0))
     outs = []
+    block = checkpointed(InvertedResidual, self.with_cp)
     for i, (expand_ratio, c, n_blocks, stride) in enumerate(ARCH_SETTINGS):
       out_channels = make_divisible(c * self.widen_factor, 8)
       for j in range(n_blocks):
-        x = InvertedResidual(out_channels, stride if j == 0 else 1, expand_ratio, act=act,
+        x = block(out_channels, stride if j == 0 else 1, expand_ratio, act=act,
                              shift=self.shift(), norm_eval=self.stage_norm_eval(i + 1),
                              norm_groups=groups, dtype=self.dtype,
                              name=f"layer{i + 1}_{j}")(x, train)

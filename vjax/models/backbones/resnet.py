@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from vjax.models import freeze
 from vjax.models.backbones.resnet3d import max_pool
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule, ConvSpec, ResBlock
+from vjax.models.layers import ConvModule, ConvSpec, ResBlock, checkpointed
 from vjax.models.layers.mmcv_cfg import act_name, check_conv_cfg, norm_groups_for, norm_trainable
 
 
@@ -50,8 +50,8 @@ class ResNet(nn.Module):
 
   ``frozen_stages``, ``partial_bn`` and ``norm_eval`` act as MMAction2's ``train()``: the
   affected BatchNorms use their running statistics in training, and ``is_frozen`` names
-  the parameters the train step keeps fixed. ``with_cp`` is accepted for configs (remat is
-  a jit-level choice in vjax); ``pretrained`` weights come in through vjax.convert.
+  the parameters the train step keeps fixed. ``with_cp`` rematerialises every residual
+  block in the backward pass; ``pretrained`` weights come in through vjax.convert.
   """
 
   depth: int = 50
@@ -106,7 +106,8 @@ class ResNet(nn.Module):
   def make_block(self, i: int, j: int, convs: Sequence[ConvSpec],
                  downsample_strides: Sequence[int] | None) -> Callable[..., nn.Module]:
     """A factory (taking ``name``) for block ``j`` of stage ``i``; subclasses wrap it."""
-    return functools.partial(ResBlock, tuple(convs), downsample_strides=downsample_strides,
+    return functools.partial(checkpointed(ResBlock, self.with_cp), tuple(convs),
+                             downsample_strides=downsample_strides,
                              norm_eval=self.stage_norm_eval(i), norm_groups=self.bn_groups(),
                              dtype=self.dtype)
 

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule, pad_pairs
+from vjax.models.layers import ConvModule, checkpointed, pad_pairs
 from vjax.models.layers.conv2plus1d import Conv2plus1d
 from vjax.models.layers.conv_module import ACTIVATIONS
 from vjax.models.layers.mmcv_cfg import act_name, norm_groups_for, norm_trainable
@@ -167,8 +167,10 @@ def make_res_layer(block: Callable[..., tuple[Unit, ...]], expansion: int, inpla
                    planes: int, n_blocks: int, *, name: str, layers: Layers,
                    spatial_stride=1, temporal_stride=1, dilation=1, style="pytorch", inflate=1,
                    inflate_style="3x1x1", non_local=0, non_local_cfg=None,
-                   zero_init_residual=False, norm_eval=False, **block_kwargs) -> list[Block3d]:
-  """The blocks of one stage (MMAction2's ``make_res_layer``), named ``{name}_{j}``.
+                   zero_init_residual=False, norm_eval=False, with_cp=False,
+                   **block_kwargs) -> list[Block3d]:
+  """The blocks of one stage (MMAction2's ``make_res_layer``), named ``{name}_{j}``;
+  ``with_cp`` rematerialises each in the backward pass.
 
   ``inplanes`` counts every input channel (a SlowFast lateral's included): the first block
   gets a downsample shortcut when it strides spatially or changes the width.
@@ -176,12 +178,13 @@ def make_res_layer(block: Callable[..., tuple[Unit, ...]], expansion: int, inpla
   inflate = per_block(inflate, n_blocks, "inflate", name)
   non_local = per_block(non_local, n_blocks, "non_local", name)
   needs_down = spatial_stride != 1 or inplanes != planes * expansion
+  block_cls = checkpointed(Block3d, with_cp)
   blocks = []
   for j in range(n_blocks):
     ss, st = (spatial_stride, temporal_stride) if j == 0 else (1, 1)
     units = block(planes, ss, st, dilation, style, inflate[j] == 1, inflate_style,
                   **block_kwargs)
-    blocks.append(Block3d(
+    blocks.append(block_cls(
         units, (st, ss, ss) if j == 0 and needs_down else None, layers,
         zero_init_residual=zero_init_residual,
         non_local_cfg=dict(non_local_cfg or {}) if non_local[j] == 1 else None,
@@ -216,8 +219,8 @@ class ResNet3d(nn.Module):
   ``frozen_stages`` / ``norm_eval`` / ``norm_cfg.requires_grad`` act as MMAction2's
   ``train()``: the affected BatchNorms use their running statistics in training, and
   ``is_frozen`` names the parameters the train step keeps fixed. ``pretrained`` /
-  ``pretrained2d`` are read at training start by ``vjax.convert.pretrained``. ``with_cp`` is
-  accepted for configs (rematerialisation is a jit-level choice in vjax).
+  ``pretrained2d`` are read at training start by ``vjax.convert.pretrained``. ``with_cp``
+  rematerialises every residual block in the backward pass.
   """
 
   depth: int = 50
@@ -331,7 +334,7 @@ class ResNet3d(nn.Module):
           style=self.style, inflate=inflations[i], inflate_style=self.inflate_style,
           non_local=non_locals[i], non_local_cfg=self.non_local_cfg,
           zero_init_residual=self.zero_init_residual, norm_eval=self.stage_norm_eval(i),
-          **self.block_kwargs()))
+          with_cp=self.with_cp, **self.block_kwargs()))
       inplanes = planes * expansion
     self.stages = stages
     self.feat_dim = inplanes
@@ -423,7 +426,7 @@ class ResNet3dLayer(nn.Module):
         temporal_stride=self.temporal_stride, dilation=self.dilation, style=self.style,
         inflate=self.inflate, inflate_style=self.inflate_style, non_local=self.non_local,
         non_local_cfg=self.non_local_cfg, zero_init_residual=self.zero_init_residual,
-        norm_eval=self.norm_eval or self.all_frozen)
+        norm_eval=self.norm_eval or self.all_frozen, with_cp=self.with_cp)
 
   def __call__(self, x, train: bool = False):
     x = x.astype(self.dtype)

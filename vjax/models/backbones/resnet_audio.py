@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule, ConvSpec, ResBlock
+from vjax.models.layers import ConvModule, ConvSpec, ResBlock, checkpointed
 from vjax.models.layers.conv_audio import audio_conv
 from vjax.models.layers.conv_module import as_tuple
 from vjax.models.layers.mmcv_cfg import act_name, check_conv_cfg, norm_groups_for, norm_trainable
@@ -45,7 +45,7 @@ class ResNetAudio(nn.Module):
   frozen_stages: int = -1
   factorize: Sequence[Any] | int = (1, 1, 0, 0)
   norm_eval: bool = False
-  with_cp: bool = False  # accepted for configs; remat is a jit-level choice in vjax
+  with_cp: bool = False  # rematerialise each residual block in the backward pass
   conv_cfg: Mapping[str, Any] | None = None
   norm_cfg: Mapping[str, Any] | None = None
   act_cfg: Mapping[str, Any] | None = None
@@ -73,7 +73,7 @@ class ResNetAudio(nn.Module):
                    strides=self.conv1_stride, conv_layer=stem_layer, norm_groups=groups,
                    dtype=self.dtype, name="conv1")(x.astype(self.dtype), train,
                                                    self.norm_eval or self.frozen_stages >= 0)
-    inplanes = self.base_channels
+    inplanes, block = self.base_channels, checkpointed(ResBlock, self.with_cp)
     for i, n_blocks in enumerate(STAGE_BLOCKS[self.depth][:self.num_stages]):
       planes = self.base_channels * 2**i
       factors = stage_factors[i]
@@ -85,8 +85,8 @@ class ResNetAudio(nn.Module):
       for j in range(n_blocks):
         stride = self.strides[i] if j == 0 else 1
         down = j == 0 and (stride != 1 or inplanes != planes * EXPANSION)
-        x = ResBlock(bottleneck_audio(planes, stride, self.dilations[i], factors[j] == 1,
-                                      audio_layer),
+        x = block(bottleneck_audio(planes, stride, self.dilations[i], factors[j] == 1,
+                                   audio_layer),
                      downsample_strides=(stride, stride) if down else None,
                      zero_init_residual=self.zero_init_residual, norm_eval=norm_eval,
                      norm_groups=groups, dtype=self.dtype, name=f"layer{i + 1}_{j}")(x, train)

@@ -23,37 +23,41 @@ from vjax.models.layers.torch_init import torch_bias_init, torch_kernel_init
 DEFORM_GROUPS = 2  # fixed by TIN
 
 
-def _conv1d(features: int, name: str, bias_init=None, fan_in: int = 0):
+def _conv1d(features: int, name: str, dtype, bias_init=None, fan_in: int = 0):
   return nn.Conv(features, (3,), padding=((1, 1),), kernel_init=torch_kernel_init,
-                 bias_init=bias_init or torch_bias_init(fan_in), name=name)
+                 bias_init=bias_init or torch_bias_init(fan_in), dtype=dtype, name=name)
 
 
 class OffsetNet(nn.Module):
-  """Per video, ``groups`` temporal offsets in (-2, 2) from (N, T, C) pooled features."""
+  """Per video, ``groups`` temporal offsets in (-2, 2) from (N, T, C) pooled features
+  (float32: a fraction of a frame is what the sampler interpolates by)."""
 
   groups: int
   num_segments: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     t = self.num_segments
-    y = _conv1d(1, "conv", fan_in=x.shape[-1] * 3)(x)[..., 0]  # (N, T)
+    y = _conv1d(1, "conv", self.dtype, fan_in=x.shape[-1] * 3)(x)[..., 0]  # (N, T)
     y = nn.relu(nn.Dense(t, kernel_init=torch_kernel_init, bias_init=torch_bias_init(t),
-                         name="fc1")(y))
+                         dtype=self.dtype, name="fc1")(y))
     # The bias starts the offsets' sigmoid at 0.625: an initial shift of 0.5 frames.
     y = nn.Dense(self.groups, kernel_init=torch_kernel_init,
-                 bias_init=nn.initializers.constant(0.5108), name="fc2")(y)
-    return 4 * (nn.sigmoid(y) - 0.5)
+                 bias_init=nn.initializers.constant(0.5108), dtype=self.dtype, name="fc2")(y)
+    return 4 * (nn.sigmoid(y.astype(jnp.float32)) - 0.5)
 
 
 class WeightNet(nn.Module):
   """Per video and frame, ``groups`` weights in (0, 2), starting at 1 (zero bias)."""
 
   groups: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    return 2 * nn.sigmoid(_conv1d(self.groups, "conv", bias_init=nn.initializers.zeros)(x))
+    y = _conv1d(self.groups, "conv", self.dtype, bias_init=nn.initializers.zeros)(x)
+    return 2 * nn.sigmoid(y.astype(jnp.float32))
 
 
 class TemporalInterlace(nn.Module):
@@ -61,6 +65,7 @@ class TemporalInterlace(nn.Module):
 
   num_segments: int = 3
   shift_div: int = 1
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
@@ -72,8 +77,8 @@ class TemporalInterlace(nn.Module):
                        f"{2 * DEFORM_GROUPS}")
     desc = x[..., :folds].reshape((n // t, t, h, w, folds))
     pooled = desc.mean(axis=(2, 3))  # (N, T, folds)
-    offset = OffsetNet(DEFORM_GROUPS, t, name="offset_net")(pooled)  # (N, 2)
-    weight = WeightNet(DEFORM_GROUPS, name="weight_net")(pooled)  # (N, T, 2)
+    offset = OffsetNet(DEFORM_GROUPS, t, self.dtype, name="offset_net")(pooled)  # (N, 2)
+    weight = WeightNet(DEFORM_GROUPS, self.dtype, name="weight_net")(pooled)  # (N, T, 2)
     shifted = linear_sampler(desc, jnp.concatenate([offset, -offset], axis=1))
     # Channel blocks of folds // 4 take weight groups 0, 1, 0, 1.
     per_channel = jnp.tile(jnp.repeat(weight, folds // (2 * DEFORM_GROUPS), axis=-1), (1, 1, 2))
@@ -98,7 +103,8 @@ def interlaced_conv(num_segments: int, shift_div: int) -> Callable[..., nn.Modul
 
   def build(name: str, **conv_kwargs: Any) -> nn.Module:
     return CombineNet(
-        functools.partial(TemporalInterlace, num_segments=num_segments, shift_div=shift_div),
+        functools.partial(TemporalInterlace, num_segments=num_segments, shift_div=shift_div,
+                          dtype=conv_kwargs.get("dtype", jnp.float32)),
         functools.partial(nn.Conv, **conv_kwargs), name=name)
 
   return build

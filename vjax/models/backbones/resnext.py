@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from vjax.models import freeze
 from vjax.models.backbones.resnet3d import max_pool
 from vjax.models.builder import MODELS
-from vjax.models.layers import BatchNorm, ConvModule, pad_pairs
+from vjax.models.layers import BatchNorm, ConvModule, checkpointed, pad_pairs
 from vjax.models.layers.conv_module import kaiming_fan_out
 from vjax.models.layers.mmcv_cfg import check_conv_cfg, norm_groups_for, norm_trainable
 from vjax.models.layers.drop_path import drop_path
@@ -114,7 +114,8 @@ class ResNeXt(nn.Module):
   use their running statistics in training and ``is_frozen`` names the parameters the train
   step keeps fixed. ``zero_init_residual`` (mmcls's default True) starts every block's last
   BN scale at zero, unless ``init_cfg`` is a 'Pretrained' one (mmcls then skips it; the
-  checkpoint itself comes in through vjax.convert). ``with_cp`` is accepted for configs.
+  checkpoint itself comes in through vjax.convert). ``with_cp`` rematerialises every
+  bottleneck in the backward pass.
   """
 
   depth: int = 50
@@ -200,13 +201,14 @@ class ResNeXt(nn.Module):
     x = max_pool(x, (3, 3), (2, 2), (1, 1))
 
     in_channels, out_channels, outs = self.stem_channels, self.base_channels * expansion, []
+    block = checkpointed(Bottleneck, self.with_cp)
     for i, num_blocks in enumerate(ARCH_SETTINGS[self.depth][:self.num_stages]):
       stride, mid = self.strides[i], self.mid_channels(out_channels, expansion)
       for j in range(num_blocks):
         downsample = None
         if j == 0 and (stride != 1 or in_channels != out_channels):
           downsample = "avg_conv" if self.avg_down and stride != 1 else "conv"
-        x = Bottleneck(out_channels, mid, stride if j == 0 else 1, self.dilations[i],
+        x = block(out_channels, mid, stride if j == 0 else 1, self.dilations[i],
                        self.groups, self.style, downsample, self.drop_path_rate,
                        self.zero_init(), self.norm_eval or i < self.frozen_stages, groups,
                        self.dtype, name=f"layer{i + 1}_{j}")(x, train)

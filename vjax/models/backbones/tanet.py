@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from vjax.models.backbones.resnet import ResNet, bottleneck
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvSpec, ResBlock
+from vjax.models.layers import ConvSpec, ResBlock, checkpointed
 from vjax.models.layers.tam import TAM
 
 
@@ -50,8 +50,9 @@ class TANet(ResNet):
       raise ValueError(f"TANet needs num_segments >= 3, got {self.num_segments}")
     if self.arch()[0] is not bottleneck:
       raise NotImplementedError("TA-Blocks exist for Bottleneck ResNets only (depth >= 50)")
+    # MMAction2's TABlock checkpoints its block and TAM together when the block has with_cp.
     return functools.partial(
-        TABlock, tuple(convs), self.num_segments, dict(self.tam_cfg or {}),
+        checkpointed(TABlock, self.with_cp), tuple(convs), self.num_segments, dict(self.tam_cfg or {}),
         downsample_strides=downsample_strides, norm_eval=self.stage_norm_eval(i),
         # TAM's norms are BatchNorm1d: norm_eval and frozen stages reach them, partial_bn not.
         tam_norm_eval=self.norm_eval or i < self.frozen_stages,

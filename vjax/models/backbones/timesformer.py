@@ -166,7 +166,7 @@ class TimeSformer(nn.Module):
                                                                      (None, None, "embed")),
                            (1, num_patches + 1, e))
     x = jnp.concatenate([jnp.broadcast_to(cls_token, (n * t, 1, e)).astype(x.dtype), x], 1)
-    x = drop(x + pos_embed)
+    x = drop(x + pos_embed.astype(x.dtype))  # the token stream stays in the compute dtype
 
     if self.attention_type != "space_only":
       time_embed = self.param("time_embed", nn.with_logical_partitioning(
@@ -176,7 +176,7 @@ class TimeSformer(nn.Module):
       # training); frame 0's stands for the video, as in MMAction2.
       cls_tokens = x[:, 0, :1]
       patches = x[:, :, 1:].transpose(0, 2, 1, 3)  # (N, P, T, E): patch-major
-      patches = drop(patches + time_embed[:, None])
+      patches = drop(patches + time_embed[:, None].astype(x.dtype))
       x = jnp.concatenate([cls_tokens, patches.reshape(n, num_patches * t, e)], axis=1)
 
     layers = self.transformer_layers or default_layers(

@@ -12,8 +12,8 @@ gamma_d=5 and X3D-XL gamma_w=1.45, gamma_d=5 in this parameterisation.
 Time is never strided. ``frozen_stages`` k fixes the stem and ``layer1``..``layerk``
 (``conv5`` never); their BatchNorms, and all of them with ``norm_eval``, keep their running
 statistics in training. ``pretrained`` names the backbone checkpoint training starts from
-(vjax.convert.pretrained; nothing is downloaded); ``with_cp`` is accepted for configs (remat
-is a jit-level choice in vjax).
+(vjax.convert.pretrained; nothing is downloaded); ``with_cp`` rematerialises every block in
+the backward pass.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 
 from vjax.models import freeze
 from vjax.models.builder import MODELS
-from vjax.models.layers import ConvModule
+from vjax.models.layers import ConvModule, checkpointed
 from vjax.models.layers.conv_module import ACTIVATIONS, kaiming_fan_out
 from vjax.models.layers.mmcv_cfg import act_name, check_conv_cfg, norm_groups_for, norm_trainable
 
@@ -166,12 +166,12 @@ class X3D(nn.Module):
     x = ConvModule(base, (5, 1, 1), padding=(2, 0, 0), groups=base, act=act, norm_groups=groups,
                    dtype=self.dtype, name="conv1_t")(
                        x, train, self.norm_eval or self.frozen_stages >= 0)
-    layer_inplanes = base
+    layer_inplanes, block = base, checkpointed(BlockX3D, self.with_cp)
     for i, (n_blocks, (inplanes, planes)) in enumerate(zip(blocks, widths)):
       stride = self.spatial_strides[i]
       for j in range(n_blocks):
         use_se = self.se_style == "all" or j % 2 == 0
-        x = BlockX3D(planes, inplanes, stride if j == 0 else 1,
+        x = block(planes, inplanes, stride if j == 0 else 1,
                      downsample=j == 0 and (stride != 1 or layer_inplanes != inplanes),
                      se_ratio=self.se_ratio if use_se else None, act=act,
                      zero_init_residual=self.zero_init_residual,

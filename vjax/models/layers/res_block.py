@@ -26,6 +26,14 @@ class ConvSpec(NamedTuple):
   act: str | None = "relu"  # the last conv never has one
 
 
+def checkpointed(block: type[nn.Module], with_cp: bool) -> type[nn.Module]:
+  """``block`` rematerialised when ``with_cp`` (MMAction2's ``torch.utils.checkpoint`` per
+  residual block): the backward pass recomputes the block's activations instead of keeping
+  them, trading compute for memory. Parameter paths are unchanged. The block must be called
+  as ``block(x, train)``, ``train`` positional (a Python bool, static under remat)."""
+  return nn.remat(block, static_argnums=(2,)) if with_cp else block
+
+
 class ResBlock(nn.Module):
   """relu(convs(x) + shortcut(x)); the last conv has no activation (and optionally a
   zero-initialised BN scale, MMAction2's ``zero_init_residual``).
