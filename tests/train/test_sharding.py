@@ -93,11 +93,11 @@ MESHES = {
     "fsdp": ((("data", 2), ("fsdp", 4), ("model", 1)), ((".*", "logical+fsdp"),)),
     "fsdp+model": ((("data", 2), ("fsdp", 2), ("model", 2)), ((".*", "logical+fsdp"),)),
 }
-MODELS = {"slowfast": (tiny.slowfast(dropout_ratio=0.0), (1, 16, 32, 32, 3)),
+MODELS = {"slowfast": (tiny.slowfast(dropout_ratio=0.0), (1, 8, 16, 16, 3)),
           "timesformer": (tiny.timesformer(), (1, 4, 16, 16, 3))}
 
 
-def _train(model_name, mesh_name, steps=3):
+def _train(model_name, mesh_name, steps=2):
   cfg, shape = MODELS[model_name]
   axes, strategy = MESHES[mesh_name]
   mesh = mesh_lib.make_mesh(axes)
