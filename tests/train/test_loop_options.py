@@ -24,9 +24,10 @@ def data_dir(tmp_path_factory):
   return root
 
 
-def tiny_tsn(data_dir, **overrides):
-  """tsn_k400:synthetic on the tiny preset: 24 videos, 8 per global batch = 3 steps/epoch."""
-  c = load_config(f"{ROOT}/configs/tsn_k400.py:synthetic")
+def tiny_tsn(data_dir, arg="synthetic", **overrides):
+  """tsn_k400:synthetic (or another ``arg``) on the tiny preset: 24 videos, 8 per global
+  batch = 3 steps/epoch."""
+  c = load_config(f"{ROOT}/configs/tsn_k400.py:{arg}")
   for split in ("train", "val", "test"):
     c.data[split].data_dir = data_dir
     c.data[split].builder_config = dict(preset="tiny")

@@ -21,10 +21,10 @@ from jax.extend import core as jcore
 
 from tests.conftest import ROOT
 from tests.models import tiny
+from tests.train.test_loop_options import data_dir, records, tiny_tsn  # noqa: F401  (fixture)
 from tests.train.test_step import NORM, SLOWFAST_INPUT, TSN_INPUT, fixed_batch
 from vjax.config import load_config
 from vjax.convert.mmaction2_config import convert, load_any_config, to_config_dict
-from vjax.data import prepare_synthetic
 from vjax.models import build_model
 from vjax.train import loop, precision
 from vjax.train import mesh as mesh_lib
@@ -518,43 +518,24 @@ def test_with_cp_gives_the_same_step_in_less_memory():
 
 
 # ------------------------------------------------------------------ through the trainer
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-  root = str(tmp_path_factory.mktemp("tfds"))
-  prepare_synthetic(root, "tiny")
-  return root
-
-
 def tiny_tsn_fp16(data_dir, **overrides):
   """tsn_k400:fp16,synthetic on the tiny preset (3 steps an epoch), a dynamic scale that
   starts too high for float16 and doubles after 2 clean steps."""
-  c = load_config(f"{ROOT}/configs/tsn_k400.py:fp16,synthetic")
-  for split in ("train", "val", "test"):
-    c.data[split].data_dir = data_dir
-    c.data[split].builder_config = dict(preset="tiny")
-  c.data.videos_per_device, c.data.test_videos_per_device = 1, 1  # x 8 test devices
-  c.log_config.interval = 1
-  c.evaluation.interval = 1
+  c = tiny_tsn(data_dir, "fp16,synthetic", **overrides)
   c.fp16.loss_scale = dict(init_scale=2.0**18, growth_interval=2)
-  c.update(overrides)
   return c
 
 
-def log_records(workdir):
-  with open(os.path.join(workdir, "log.jsonl")) as f:
-    return [json.loads(line) for line in f]
-
-
-def test_fp16_training_logs_the_scale_and_resume_restores_it(tiny_data, tmp_path):
+def test_fp16_training_logs_the_scale_and_resume_restores_it(data_dir, tmp_path):
   straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-  loop.train_and_evaluate(tiny_tsn_fp16(tiny_data, total_epochs=2), straight)
-  c = tiny_tsn_fp16(tiny_data, total_epochs=2,
+  loop.train_and_evaluate(tiny_tsn_fp16(data_dir, total_epochs=2), straight)
+  c = tiny_tsn_fp16(data_dir, total_epochs=2,
                     resume_from=os.path.join(straight, "checkpoints", "3"))
   loop.train_and_evaluate(c, resumed)
 
   def logged(workdir):
     return {r["step"]: (r["train/loss_scale"], r["train/overflow"], r["train/loss"])
-            for r in log_records(workdir) if "train/loss_scale" in r}
+            for r in records(workdir) if "train/loss_scale" in r}
 
   first = logged(straight)
   print({s: v[:2] for s, v in first.items()})
@@ -605,7 +586,7 @@ def test_bfloat16_slowfast_trains_like_float32(tmp_path):
   for dtype in ("float32", "bfloat16"):
     workdir = str(tmp_path / dtype)
     results[dtype] = loop.train_and_evaluate(short_slowfast(data_dir, dtype), workdir)
-    losses[dtype] = [r["train/loss"] for r in log_records(workdir) if "train/loss" in r]
+    losses[dtype] = [r["train/loss"] for r in records(workdir) if "train/loss" in r]
   top1 = {d: r["top1_acc"] for d, r in results.items()}
   print(f"top1 on the training videos {top1}; first losses "
         f"{[losses[d][0] for d in losses]}, last {[losses[d][-1] for d in losses]}")
