@@ -126,10 +126,6 @@ def param_spec(path: str, shape, dtype, logical, strategy, mesh: Mesh, rules) ->
   return P(*spec)
 
 
-def path_str(path) -> str:
-  return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
-
-
 def _dict_path(path) -> tuple:
   return tuple(k.key for k in path if isinstance(k, jax.tree_util.DictKey))
 
@@ -147,7 +143,7 @@ def param_specs(abstract_params, logical_specs, strategy, mesh: Mesh, rules):
     names = logical.get(_dict_path(path))
     if names is not None:
       names = tuple(names) + (None,) * (len(x.shape) - len(names))
-    return param_spec(path_str(path), x.shape, x.dtype, names, strategy, mesh, rules)
+    return param_spec(jax.tree_util.keystr(path, simple=True, separator="/"), x.shape, x.dtype, names, strategy, mesh, rules)
 
   return jax.tree_util.tree_map_with_path(leaf, abstract_params)
 
