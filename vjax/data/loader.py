@@ -445,6 +445,12 @@ class DataIterator(grain.DatasetIterator):
       pass
 
 
+def derived_seed(*parts: int) -> int:
+  """A non-negative iterator seed derived from ``parts`` (the run's seed, a stream tag, an
+  epoch...), so extra passes over the training data shuffle independently of the main one."""
+  return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] >> 1)
+
+
 def train_batch_fn(source, pipeline_cfg, *, seed: int, global_batch_size: int,
                    process_index: int = 0, process_count: int = 1,
                    keys: Sequence[str] | None = None, on_error: str = "raise") -> _TrainBatch:

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
-import numpy as np
 
 from vjax.data import loader as data_loader
 from vjax.data import sources
@@ -124,8 +123,7 @@ class TrainData:
   def _aux_iterators(self, epoch: int) -> list:
     out = []
     for k, ((source, pipeline), batch) in enumerate(zip(self.splits[1:], self.batch_sizes[1:])):
-      seed = int(np.random.SeedSequence([self.exp.config.seed, _STREAM, k, epoch]
-                                        ).generate_state(1)[0] >> 1)
+      seed = data_loader.derived_seed(self.exp.config.seed, _STREAM, k, epoch)
       out.append(data_loader.make_train_iterator(source, pipeline, seed=seed,
                                                  **self.exp.iterator_kwargs(batch)))
     return out

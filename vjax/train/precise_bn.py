@@ -101,8 +101,7 @@ class PreciseBN:
     return epoch % self.interval == 0
 
   def batches(self, epoch: int):
-    seed = int(np.random.SeedSequence([self.exp.config.seed, _STREAM, epoch]
-                                      ).generate_state(1)[0] >> 1)
+    seed = data_loader.derived_seed(self.exp.config.seed, _STREAM, epoch)
     it = data_loader.make_train_iterator(self.source, self.pipeline, seed=seed,
                                          **self.exp.iterator_kwargs(self.batch_size))
     try:
