@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from vjax.models.backbones.resnet3d import max_pool
 from vjax.models.builder import MODELS
 from vjax.models.layers import BatchNorm, pad_pairs
+from vjax.models.layers.conv import Conv
 
 # torchvision initialises every conv with kaiming_normal_ (fan_in, ReLU gain), untruncated.
 kaiming_fan_in = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
@@ -40,7 +41,7 @@ VARIANTS = {
 
 
 def _conv(features: int, kernel: int, dtype, name: str, stride: int = 1, padding: int = 0):
-  return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
+  return Conv(features, (kernel, kernel), strides=(stride, stride),
                  padding=pad_pairs(padding, 2), use_bias=False, dtype=dtype,
                  kernel_init=nn.with_logical_partitioning(kaiming_fan_in,
                                                           (None, None, "conv_in", "conv_out")),

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from vjax.models.backbones.resnet import ResNet
 from vjax.models.backbones.resnet_tsm import ResNetTSM
 from vjax.models.builder import MODELS
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.tin_shift import linear_sampler
 from vjax.models.layers.torch_init import torch_bias_init, torch_kernel_init
 
@@ -24,7 +25,7 @@ DEFORM_GROUPS = 2  # fixed by TIN
 
 
 def _conv1d(features: int, name: str, dtype, bias_init=None, fan_in: int = 0):
-  return nn.Conv(features, (3,), padding=((1, 1),), kernel_init=torch_kernel_init,
+  return Conv(features, (3,), padding=((1, 1),), kernel_init=torch_kernel_init,
                  bias_init=bias_init or torch_bias_init(fan_in), dtype=dtype, name=name)
 
 
@@ -105,7 +106,7 @@ def interlaced_conv(num_segments: int, shift_div: int) -> Callable[..., nn.Modul
     return CombineNet(
         functools.partial(TemporalInterlace, num_segments=num_segments, shift_div=shift_div,
                           dtype=conv_kwargs.get("dtype", jnp.float32)),
-        functools.partial(nn.Conv, **conv_kwargs), name=name)
+        functools.partial(Conv, **conv_kwargs), name=name)
 
   return build
 

@@ -30,6 +30,7 @@ from vjax.models import freeze
 from vjax.models.backbones.resnet3d import max_pool
 from vjax.models.builder import MODELS
 from vjax.models.layers import BatchNorm, ConvModule, checkpointed, pad_pairs
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.conv_module import kaiming_fan_out
 from vjax.models.layers.mmcv_cfg import check_conv_cfg, norm_groups_for, norm_trainable
 from vjax.models.layers.drop_path import drop_path
@@ -43,7 +44,7 @@ ARCH_SETTINGS = {
 
 
 def _conv(features, kernel, stride, padding, dtype, name, dilation=1, groups=1):
-  return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
+  return Conv(features, (kernel, kernel), strides=(stride, stride),
                  padding=pad_pairs(padding, 2), kernel_dilation=(dilation, dilation),
                  feature_group_count=groups, use_bias=False, dtype=dtype,
                  kernel_init=nn.with_logical_partitioning(kaiming_fan_out,

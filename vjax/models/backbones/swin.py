@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjax.models.builder import MODELS
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.torch_init import torch_bias_init, torch_kernel_init
 from vjax.models.layers.drop_path import drop_path
 
@@ -270,7 +271,7 @@ class PatchEmbed(nn.Module):
   @nn.compact
   def __call__(self, x):
     fan_in = self.patch_size[0] * self.patch_size[1] * x.shape[-1]
-    x = nn.Conv(self.embed_dim, self.patch_size, strides=self.patch_size, padding="VALID",
+    x = Conv(self.embed_dim, self.patch_size, strides=self.patch_size, padding="VALID",
                 dtype=self.dtype,  # torch's default Conv2d initialisation, as timm leaves it
                 kernel_init=nn.with_logical_partitioning(torch_kernel_init,
                                                          (None, None, "conv_in", "embed")),

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vjax.models.builder import MODELS
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.transformer import build_transformer_layer_sequence, layer_norm
 
 ATTENTION_TYPES = ("divided_space_time", "space_only", "joint_space_time")
@@ -80,7 +81,7 @@ class PatchEmbed(nn.Module):
   @nn.compact
   def __call__(self, x):
     p = pair(self.patch_size)
-    x = nn.Conv(self.embed_dims, p, strides=p, padding="VALID", dtype=self.dtype,
+    x = Conv(self.embed_dims, p, strides=p, padding="VALID", dtype=self.dtype,
                 # mmcv kaiming_init(mode='fan_in', nonlinearity='linear'): LeCun normal.
                 kernel_init=nn.with_logical_partitioning(
                     nn.initializers.variance_scaling(1.0, "fan_in", "normal"),

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from vjax.models import freeze
 from vjax.models.builder import MODELS
 from vjax.models.layers import ConvModule, checkpointed
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.conv_module import ACTIVATIONS, kaiming_fan_out
 from vjax.models.layers.mmcv_cfg import act_name, check_conv_cfg, norm_groups_for, norm_trainable
 
@@ -59,7 +60,7 @@ class SEModule(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    conv = lambda c, name: nn.Conv(  # noqa: E731
+    conv = lambda c, name: Conv(  # noqa: E731
         c, (1, 1, 1), dtype=self.dtype, name=name,
         kernel_init=nn.with_logical_partitioning(kaiming_fan_out,
                                                  (None, None, None, "conv_in", "conv_out")),

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.norm import BatchNorm
 
 # mmcv's kaiming_init: normal, fan_out, gain for ReLU.
@@ -35,7 +36,7 @@ class ConvModule(nn.Module):
 
   ``kernel_size`` fixes the dimensionality: a 2-tuple for (H, W), a 3-tuple for (T, H, W).
   Submodule names ``conv`` and ``bn`` mirror MMAction2's so checkpoint keys map one to one.
-  ``conv_layer`` builds the ``conv`` submodule from ``nn.Conv``'s keyword arguments; MMAction2
+  ``conv_layer`` builds the ``conv`` submodule from ``Conv``'s keyword arguments; MMAction2
   swaps that submodule for wrappers (TSM's shift, TIN's interlace) or for ``ConvAudio``, and
   the checkpoint keys follow the swap. A conv layer whose ``__call__`` takes ``train`` and
   ``norm_eval`` (``Conv2plus1d``, which holds a BatchNorm) receives this module's.
@@ -61,7 +62,7 @@ class ConvModule(nn.Module):
   def __call__(self, x, train: bool = False, norm_eval: bool = False):
     n = len(self.kernel_size)
     kernel_axes = (None,) * n + ("conv_in", "conv_out")
-    conv = (self.conv_layer or nn.Conv)(
+    conv = (self.conv_layer or Conv)(
         features=self.features,
         kernel_size=tuple(self.kernel_size),
         strides=as_tuple(self.strides, n),

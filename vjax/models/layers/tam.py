@@ -12,6 +12,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from vjax.models.layers.conv import Conv
 from vjax.models.layers.norm import BatchNorm
 from vjax.models.layers.torch_init import torch_kernel_init
 
@@ -58,10 +59,10 @@ class TAM(nn.Module):
 
     # Local branch: a (frame, channel) gate from a temporal conv bottleneck.
     k = self.conv1d_kernel_size
-    gate = nn.Conv(c // self.beta, (k,), padding=((k // 2, k // 2),), use_bias=False,
+    gate = Conv(c // self.beta, (k,), padding=((k // 2, k // 2),), use_bias=False,
                    kernel_init=torch_kernel_init, dtype=self.dtype, name="L_0")(pooled)
     gate = nn.relu(bn("L_1")(gate))
-    gate = nn.Conv(c, (1,), use_bias=False, kernel_init=torch_kernel_init, dtype=self.dtype,
+    gate = Conv(c, (1,), use_bias=False, kernel_init=torch_kernel_init, dtype=self.dtype,
                    name="L_3")(gate)
     frames = frames * nn.sigmoid(gate)[:, :, None, None, :]
 

@@ -13,6 +13,8 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from vjax.models.layers.conv import Conv
+
 
 def temporal_shift(x, num_segments: int, shift_div: int):
   """MMAction2's ``TemporalShift.shift`` for channels-last (N * num_segments, ..., C)."""
@@ -44,7 +46,7 @@ def shifted_conv(num_segments: int, shift_div: int) -> Callable[..., nn.Module]:
   """``ConvModule.conv_layer`` for TSM's 'blockres' place: the shift wraps the conv itself."""
 
   def build(name: str, **conv_kwargs: Any) -> nn.Module:
-    return TemporalShift(functools.partial(nn.Conv, **conv_kwargs), num_segments=num_segments,
+    return TemporalShift(functools.partial(Conv, **conv_kwargs), num_segments=num_segments,
                          shift_div=shift_div, name=name)
 
   return build

@@ -1,0 +1,149 @@
+"""3D convolutions in the forms XLA's CPU backend runs fast; every model's ``Conv``.
+
+XLA's CPU convolution is tuned for 2D. A 3D kernel there runs 1.5x (3x3x3) to 14x (the 3-channel
+5x7x7 stem) slower than the same arithmetic as 2D convolutions, and a depthwise 3D one (CSN,
+X3D) about 100x slower than multiply-adds over shifted views (``benchmarks/conv3d.py``). On the
+CPU this module therefore rewrites a channels-last 3D convolution, at trace time, as
+* ``fold``: the ``kt`` temporal taps stacked on the channel axis (time-im2col), folded into the
+  batch as ``N * T_out`` frames, and one 2D convolution with the kernel reshaped to
+  ``(kh, kw, kt * C_in, C_out)``. Kernels with ``kt == 1`` (1x3x3, 1x1x1, the 1x7x7 stems)
+  are a plain 2D convolution over the frames;
+* ``shift``: depthwise kernels as a sum over taps of strided views times per-channel weights,
+  accumulated in float32.
+Temporal-only kernels (3x1x1) and grouped, non-depthwise temporal kernels stay native: XLA's
+own form measured as fast or faster there. GPU and TPU always get XLA's native convolution.
+Parameters are untouched, so checkpoints and parity do not depend on the backend.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+_CHANNELS_LAST_3D = lax.ConvDimensionNumbers((0, 4, 1, 2, 3), (4, 3, 0, 1, 2), (0, 4, 1, 2, 3))
+_DN_2D = ("NHWC", "HWIO", "NHWC")
+
+
+def _pairs(padding, lhs_shape, rhs_shape, strides, dilation) -> list[tuple[int, int]]:
+  if isinstance(padding, str):
+    effective = [(k - 1) * d + 1 for k, d in zip(rhs_shape, dilation)]
+    return [tuple(p) for p in lax.padtype_to_pads(lhs_shape, effective, strides, padding)]
+  return [tuple(p) for p in padding]
+
+
+def cpu_form(lhs_shape: Sequence[int], rhs_shape: Sequence[int], dimension_numbers,
+             lhs_dilation, feature_group_count: int, batch_group_count: int) -> str:
+  """'fold', 'shift' or 'native': how ``conv_general_dilated`` runs this convolution on a CPU."""
+  if len(lhs_shape) != 5 or batch_group_count != 1 or any(d != 1 for d in lhs_dilation or ()):
+    return "native"
+  if lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) != _CHANNELS_LAST_3D:
+    return "native"
+  kt, kh, kw, cin, cout = rhs_shape
+  channels = lhs_shape[-1]
+  if feature_group_count > 1 and feature_group_count == channels == cout and cin == 1:
+    return "shift"
+  if feature_group_count > 1 and kt > 1:
+    return "native"
+  return "fold"
+
+
+def fold_conv(lhs, rhs, strides, padding, rhs_dilation, feature_group_count=1, precision=None):
+  """Channels-last 3D convolution as one 2D convolution over time-stacked frames.
+
+  ``padding`` is three (low, high) pairs; ``feature_group_count`` > 1 needs ``kt == 1``.
+  """
+  kt, kh, kw, cin, cout = rhs.shape
+  st, dt = strides[0], rhs_dilation[0]
+  if feature_group_count > 1 and kt > 1:
+    raise ValueError("fold_conv: grouped kernels need a temporal size of 1")
+  x = jnp.pad(lhs, ((0, 0), padding[0], (0, 0), (0, 0), (0, 0))) if any(padding[0]) else lhs
+  n, t, h, w, c = x.shape
+  t_out = (t - (kt - 1) * dt - 1) // st + 1
+  taps = [lax.slice_in_dim(x, k * dt, k * dt + st * (t_out - 1) + 1, st, axis=1)
+          for k in range(kt)]
+  x = taps[0] if kt == 1 else jnp.concatenate(taps, axis=-1)
+  if kh == kw == 1 and feature_group_count == 1:
+    x = jnp.pad(x, ((0, 0), (0, 0)) + tuple(padding[1:]) + ((0, 0),)) if any(
+        sum(padding[1:], ())) else x
+    x = x[:, :, ::strides[1], ::strides[2]]
+    n, t, h, w, k = x.shape
+    y = _matmul(x.reshape(-1, k), rhs.reshape(kt * cin, cout))
+    return y.reshape(n, t, h, w, cout)
+  y = lax.conv_general_dilated(
+      x.reshape(n * t_out, h, w, kt * c), rhs.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout),
+      strides[1:], padding[1:], rhs_dilation=rhs_dilation[1:], dimension_numbers=_DN_2D,
+      feature_group_count=feature_group_count, precision=precision)
+  return y.reshape((n, t_out) + y.shape[1:])
+
+
+@jax.custom_vjp
+def _matmul(x, w):
+  """``x @ w`` whose weight gradient transposes plain tensors: left to itself, XLA fuses the
+  transpose ``x.T @ dy`` needs into the producer of ``dy`` (BatchNorm's backward), a loop
+  that walks memory across the grain and measured 10x slower than the transpose alone."""
+  return x @ w
+
+
+def _matmul_fwd(x, w):
+  return x @ w, (x, w)
+
+
+def _matmul_bwd(res, g):
+  x, w = res
+  x, g = lax.optimization_barrier((x, g))
+  return g @ w.T, x.T @ g
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
+def shift_conv(lhs, rhs, strides, padding, rhs_dilation):
+  """Channels-last depthwise 3D convolution (kernel ``(kt, kh, kw, 1, C)``) as a sum of
+  strided views times per-channel weights, accumulated in float32."""
+  x = jnp.pad(lhs, ((0, 0),) + tuple(padding) + ((0, 0),))
+  kernel = rhs[..., 0, :]
+  outs = [(size - (k - 1) * d - 1) // s + 1
+          for size, k, d, s in zip(x.shape[1:4], kernel.shape[:3], rhs_dilation, strides)]
+  acc = jnp.promote_types(lhs.dtype, jnp.float32)
+  y = None
+  for a in range(kernel.shape[0]):
+    for b in range(kernel.shape[1]):
+      for c in range(kernel.shape[2]):
+        start = (0,) + tuple(i * d for i, d in zip((a, b, c), rhs_dilation)) + (0,)
+        limit = ((x.shape[0],) + tuple(o0 + s * (o - 1) + 1 for o0, s, o in
+                                       zip(start[1:4], strides, outs)) + (x.shape[4],))
+        view = lax.slice(x, start, limit, (1,) + tuple(strides) + (1,))
+        term = view.astype(acc) * kernel[a, b, c].astype(acc)
+        y = term if y is None else y + term
+  return y.astype(jnp.result_type(lhs.dtype, rhs.dtype))
+
+
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                         batch_group_count=1, precision=None, preferred_element_type=None):
+  """``lax.conv_general_dilated``, rewritten for the CPU backend as the module docstring says."""
+  native = lambda: lax.conv_general_dilated(  # noqa: E731
+      lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+      feature_group_count, batch_group_count, precision, preferred_element_type)
+  if jax.default_backend() != "cpu" or preferred_element_type is not None:
+    return native()
+  form = cpu_form(lhs.shape, rhs.shape, dimension_numbers, lhs_dilation, feature_group_count,
+                  batch_group_count)
+  if form == "native":
+    return native()
+  dilation = tuple(rhs_dilation or (1, 1, 1))
+  pads = _pairs(padding, lhs.shape[1:4], rhs.shape[:3], window_strides, dilation)
+  if form == "shift":
+    return shift_conv(lhs, rhs, tuple(window_strides), pads, dilation)
+  return fold_conv(lhs, rhs, tuple(window_strides), pads, dilation, feature_group_count,
+                   precision)
+
+
+class Conv(nn.Conv):
+  """``nn.Conv`` (same parameters, same auto-names) with the CPU rewrite of 3D kernels."""
+
+  conv_general_dilated: object = conv_general_dilated
