@@ -44,10 +44,22 @@ def _pads(padding):
   return padding if isinstance(padding, str) else tuple(tuple(p) for p in padding)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# 2D: 1x1 kernels become one matrix product; the rest stays native.
+CASES_2D = {
+    "2d 1x1": ((2, 5, 5, 6), (1, 1, 6, 7), (1, 1), ((0, 0), (0, 0)), (1, 1), 1, "matmul"),
+    "2d 1x1 stride pad": ((2, 8, 7, 6), (1, 1, 6, 7), (2, 1), ((1, 0), (0, 1)), (1, 1), 1,
+                          "matmul"),
+    "2d 3x3 native": ((2, 6, 6, 4), (3, 3, 4, 5), (1, 1), "SAME", (1, 1), 1, "native"),
+    "2d 1x1 grouped native": ((2, 4, 4, 6), (1, 1, 3, 6), (1, 1), "VALID", (1, 1), 2,
+                              "native"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES) + list(CASES_2D))
 def test_form_matches_lax(name):
-  lhs_shape, rhs_shape, strides, padding, dilation, groups, form = CASES[name]
-  dn = lax.conv_dimension_numbers(lhs_shape, rhs_shape, DN)
+  lhs_shape, rhs_shape, strides, padding, dilation, groups, form = {**CASES, **CASES_2D}[name]
+  spec = DN if len(lhs_shape) == 5 else ("NHWC", "HWIO", "NHWC")
+  dn = lax.conv_dimension_numbers(lhs_shape, rhs_shape, spec)
   assert conv_lib.cpu_form(lhs_shape, rhs_shape, dn, None, groups, 1) == form
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=lhs_shape), jnp.float32)

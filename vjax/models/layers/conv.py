@@ -1,18 +1,21 @@
-"""3D convolutions in the forms XLA's CPU backend runs fast; every model's ``Conv``.
+"""Convolutions in the forms XLA's CPU backend runs fast; every model's ``Conv``.
 
 XLA's CPU convolution is tuned for 2D. A 3D kernel there runs 1.5x (3x3x3) to 14x (the 3-channel
 5x7x7 stem) slower than the same arithmetic as 2D convolutions, and a depthwise 3D one (CSN,
-X3D) about 100x slower than multiply-adds over shifted views (``benchmarks/conv3d.py``). On the
-CPU this module therefore rewrites a channels-last 3D convolution, at trace time, as
-* ``fold``: the ``kt`` temporal taps stacked on the channel axis (time-im2col), folded into the
-  batch as ``N * T_out`` frames, and one 2D convolution with the kernel reshaped to
-  ``(kh, kw, kt * C_in, C_out)``. Kernels with ``kt == 1`` (1x3x3, 1x1x1, the 1x7x7 stems)
-  are a plain 2D convolution over the frames;
-* ``shift``: depthwise kernels as a sum over taps of strided views times per-channel weights,
+X3D) about 100x slower than multiply-adds over shifted views; and XLA fuses the transpose that a
+convolution's weight gradient needs into the producer of its input, a loop across the grain of
+memory. On the CPU this module therefore rewrites a channels-last convolution, at trace time:
+* ``fold`` (3D): the ``kt`` temporal taps stacked on the channel axis (time-im2col), folded into
+  the batch as ``N * T_out`` frames, then one 2D convolution with the kernel reshaped to
+  ``(kh, kw, kt * C_in, C_out)``; kernels with ``kt == 1`` are a plain 2D convolution over the
+  frames, and 1x1 spatial kernels (1x1x1, 3x1x1) a matrix product;
+* ``matmul`` (2D 1x1 kernels, and the 1x1 spatial case above): one matrix product whose
+  weight gradient transposes its operands as separate, plain copies;
+* ``shift`` (3D depthwise): a sum over taps of strided views times per-channel weights,
   accumulated in float32.
-Temporal-only kernels (3x1x1) and grouped, non-depthwise temporal kernels stay native: XLA's
-own form measured as fast or faster there. GPU and TPU always get XLA's native convolution.
-Parameters are untouched, so checkpoints and parity do not depend on the backend.
+Grouped, non-depthwise temporal kernels and every other 2D kernel stay native. GPU and TPU
+always get XLA's native convolution. Parameters are untouched, so checkpoints and parity do not
+depend on the backend. ``benchmarks/README.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 
 _CHANNELS_LAST_3D = lax.ConvDimensionNumbers((0, 4, 1, 2, 3), (4, 3, 0, 1, 2), (0, 4, 1, 2, 3))
+_CHANNELS_LAST_2D = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
 _DN_2D = ("NHWC", "HWIO", "NHWC")
 
 
@@ -37,8 +41,15 @@ def _pairs(padding, lhs_shape, rhs_shape, strides, dilation) -> list[tuple[int, 
 
 def cpu_form(lhs_shape: Sequence[int], rhs_shape: Sequence[int], dimension_numbers,
              lhs_dilation, feature_group_count: int, batch_group_count: int) -> str:
-  """'fold', 'shift' or 'native': how ``conv_general_dilated`` runs this convolution on a CPU."""
-  if len(lhs_shape) != 5 or batch_group_count != 1 or any(d != 1 for d in lhs_dilation or ()):
+  """'fold', 'shift', 'matmul' or 'native': how ``conv_general_dilated`` runs this convolution
+  on a CPU."""
+  if batch_group_count != 1 or any(d != 1 for d in lhs_dilation or ()):
+    return "native"
+  if len(lhs_shape) == 4:
+    dn = lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    one_by_one = tuple(rhs_shape[:2]) == (1, 1) and feature_group_count == 1
+    return "matmul" if dn == _CHANNELS_LAST_2D and one_by_one else "native"
+  if len(lhs_shape) != 5:
     return "native"
   if lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) != _CHANNELS_LAST_3D:
     return "native"
@@ -67,17 +78,22 @@ def fold_conv(lhs, rhs, strides, padding, rhs_dilation, feature_group_count=1, p
           for k in range(kt)]
   x = taps[0] if kt == 1 else jnp.concatenate(taps, axis=-1)
   if kh == kw == 1 and feature_group_count == 1:
-    x = jnp.pad(x, ((0, 0), (0, 0)) + tuple(padding[1:]) + ((0, 0),)) if any(
-        sum(padding[1:], ())) else x
-    x = x[:, :, ::strides[1], ::strides[2]]
-    n, t, h, w, k = x.shape
-    y = _matmul(x.reshape(-1, k), rhs.reshape(kt * cin, cout))
-    return y.reshape(n, t, h, w, cout)
+    return matmul_conv(x, rhs.reshape(kt * cin, cout), strides[1:], padding[1:])
   y = lax.conv_general_dilated(
       x.reshape(n * t_out, h, w, kt * c), rhs.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout),
       strides[1:], padding[1:], rhs_dilation=rhs_dilation[1:], dimension_numbers=_DN_2D,
       feature_group_count=feature_group_count, precision=precision)
   return y.reshape((n, t_out) + y.shape[1:])
+
+
+def matmul_conv(lhs, kernel, strides, padding):
+  """A channels-last 1x1 convolution (``kernel`` (C_in, C_out)) over the last two spatial axes,
+  as one matrix product."""
+  if any(sum(map(tuple, padding), ())):
+    lhs = jnp.pad(lhs, ((0, 0),) * (lhs.ndim - 3) + tuple(map(tuple, padding)) + ((0, 0),))
+  lhs = lhs[..., ::strides[0], ::strides[1], :]
+  y = _matmul(lhs.reshape(-1, lhs.shape[-1]), kernel)
+  return y.reshape(lhs.shape[:-1] + (kernel.shape[-1],))
 
 
 @jax.custom_vjp
@@ -135,8 +151,11 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                   batch_group_count)
   if form == "native":
     return native()
-  dilation = tuple(rhs_dilation or (1, 1, 1))
-  pads = _pairs(padding, lhs.shape[1:4], rhs.shape[:3], window_strides, dilation)
+  spatial = lhs.ndim - 2
+  dilation = tuple(rhs_dilation or (1,) * spatial)
+  pads = _pairs(padding, lhs.shape[1:-1], rhs.shape[:spatial], window_strides, dilation)
+  if form == "matmul":
+    return matmul_conv(lhs, rhs.reshape(rhs.shape[-2:]), tuple(window_strides), pads)
   if form == "shift":
     return shift_conv(lhs, rhs, tuple(window_strides), pads, dilation)
   return fold_conv(lhs, rhs, tuple(window_strides), pads, dilation, feature_group_count,
