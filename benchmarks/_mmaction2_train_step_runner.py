@@ -8,13 +8,23 @@ that have gradients, ``optimizer.step``). The optimizer comes from mmcv's ``buil
 so TSM's ``TSMOptimizerConstructor`` builds its parameter groups as in training. Inference is
 ``model(imgs, return_loss=False)`` under ``torch.no_grad()`` (forward_test: scores averaged
 as ``test_cfg`` says). Prints one JSON line as its last output.
+
+With ``--serve`` it builds the model once, then answers requests on stdin, one JSON line each
+(``{"phase": "train" | "infer", "steps": n}``), with ``{"ms": [...]}``: train_step.py
+alternates it with vjax in paired repeats. ``--device cuda`` times on a GPU (synchronising
+before reading the clock); ``--autocast float16`` is mmcv's Fp16OptimizerHook on torch >= 1.6:
+forward under ``torch.autocast(float16)``, a dynamic GradScaler, gradients unscaled before
+clipping. (bfloat16 autocast fails in MMAction2 0.24.1's heads, which call ``.numpy()`` on the
+scores.)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import sys
 import time
 import warnings
 
@@ -43,14 +53,16 @@ def as_tuples(v):
   return v
 
 
-def timed(fn, warmup: int, repeat: int) -> list[float]:
+def timed(fn, warmup: int, repeat: int, sync=lambda: None) -> list[float]:
   """Milliseconds of each of ``repeat`` calls after ``warmup`` untimed ones."""
   for _ in range(warmup):
     fn()
+  sync()
   out = []
   for _ in range(repeat):
     start = time.perf_counter()
     fn()
+    sync()
     out.append((time.perf_counter() - start) * 1e3)
   return out
 
@@ -63,6 +75,11 @@ def main():
   parser.add_argument('--warmup', type=int, default=1)
   parser.add_argument('--repeat', type=int, default=5)
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--device', default='cpu')
+  parser.add_argument('--autocast', choices=('float16',),
+                      help='mixed precision as mmcv\'s Fp16OptimizerHook (see above)')
+  parser.add_argument('--serve', action='store_true',
+                      help='answer timing requests on stdin (see the module docstring)')
   args = parser.parse_args()
 
   warnings.filterwarnings('ignore')
@@ -70,7 +87,8 @@ def main():
   torch.manual_seed(args.seed)
   spec = json.loads(args.spec)
   # The recognizer's constructor initialises the weights (init_weights); it is not called again.
-  model = build_model(mmcv.ConfigDict(as_tuples(spec['model'])))
+  device = torch.device(args.device)
+  model = build_model(mmcv.ConfigDict(as_tuples(spec['model']))).to(device)
   model.train()
   optimizer = build_optimizer(model, mmcv.ConfigDict(as_tuples(spec['optimizer'])))
   clip = (spec.get('optimizer_config') or {}).get('grad_clip')
@@ -78,27 +96,44 @@ def main():
   rng = np.random.default_rng(args.seed)
   shape = tuple(spec['input_shape'])  # (N, ...) as MMAction2's collated batch
   # What the loader hands over: normalised float32 images (Normalize runs on the host there).
-  imgs = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
-  label = torch.from_numpy(rng.integers(0, spec['num_classes'], size=shape[0]))
+  imgs = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
+  label = torch.from_numpy(rng.integers(0, spec['num_classes'], size=shape[0])).to(device)
   batch = dict(imgs=imgs, label=label)
+  sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+  autocast = (lambda: torch.autocast(device.type, dtype=getattr(torch, args.autocast))
+              if args.autocast else contextlib.nullcontext())
+
+  scaler = torch.cuda.amp.GradScaler(enabled=bool(args.autocast))
 
   def train_step():
-    outputs = model.train_step(batch, optimizer)
+    model.train()
+    with autocast():
+      outputs = model.train_step(batch, optimizer)
     optimizer.zero_grad()
-    outputs['loss'].backward()
+    scaler.scale(outputs['loss']).backward()
+    scaler.unscale_(optimizer)
     if clip:
       params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
       clip_grad_norm_(params, max_norm=clip['max_norm'], norm_type=clip.get('norm_type', 2))
-    optimizer.step()
-
-  train_ms = timed(train_step, args.warmup, args.repeat)
-  model.eval()
+    scaler.step(optimizer)
+    scaler.update()
 
   def infer():
-    with torch.no_grad():
+    model.eval()
+    with torch.no_grad(), autocast():
       model(imgs, return_loss=False)
 
-  infer_ms = timed(infer, args.warmup, args.repeat)
+  if args.serve:
+    steps = dict(train=train_step, infer=infer)
+    print(json.dumps(dict(ready=True, torch=torch.__version__, mmcv=mmcv.__version__,
+                          threads=torch.get_num_threads())), flush=True)
+    for line in sys.stdin:
+      request = json.loads(line)
+      ms = timed(steps[request['phase']], 0, request['steps'], sync)
+      print(json.dumps(dict(ms=ms)), flush=True)
+    return
+  train_ms = timed(train_step, args.warmup, args.repeat, sync)
+  infer_ms = timed(infer, args.warmup, args.repeat, sync)
   print(json.dumps(dict(
       train_ms=statistics.median(train_ms), train_all_ms=train_ms,
       infer_ms=statistics.median(infer_ms), infer_all_ms=infer_ms,

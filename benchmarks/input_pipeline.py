@@ -28,7 +28,11 @@
    decoding alone leave possible against MMAction2's CPU per clip.
 
 The first ``--warmup`` batches (worker start-up included) are not timed. Measure on a quiet
-machine: both loaders are CPU-bound and share the cores with everything else running.
+machine: both loaders are CPU-bound and share the cores with everything else running. The
+script waits up to ``--wait-idle`` seconds for the load average to drop below 0.75 per core and
+refuses otherwise (``--allow-busy`` runs anyway and marks the figures BUSY); each run records
+the CPU used by processes outside the benchmark and the hypervisor's steal, a pair with a busy
+run is left out of the ratios, and a row whose every pair was busy is marked BUSY.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _cpu import tree_cpu_seconds  # benchmarks/, this script's folder
+import _cpu  # benchmarks/, this script's folder
+from _cpu import tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_input_runner.py'
@@ -235,10 +240,18 @@ def _summary(runs: dict[str, list[dict]]) -> dict:
   (vjax run i against MMAction2 run i, taken back to back, so a drift in the machine's speed
   hits both)."""
   med = lambda xs: float(np.median(xs)) if xs and None not in xs else None  # noqa: E731
+  if runs['mmaction2']:
+    pairs = list(zip(runs['vjax'], runs['mmaction2']))
+    quiet = [(v, m) for v, m in pairs if not (v['busy'] or m['busy'])]
+    all_busy = not quiet
+    pairs = quiet or pairs
+    runs = dict(vjax=[v for v, _ in pairs], mmaction2=[m for _, m in pairs])
+  else:
+    pairs, all_busy = [], all(r['busy'] for r in runs['vjax'])
   out = {side: dict(clips_per_s=med([r['clips_per_s'] for r in rs]),
                     cpu_ms_per_clip=med([r['cpu_ms_per_clip'] for r in rs])) if rs else None
          for side, rs in runs.items()}
-  pairs = list(zip(runs['vjax'], runs['mmaction2']))
+  out['all_busy'] = all_busy
   out['clips_ratio'] = med([_ratio(v['clips_per_s'], m['clips_per_s']) for v, m in pairs])
   out['cpu_ratio'] = med([_ratio(m['cpu_ms_per_clip'], v['cpu_ms_per_clip']) for v, m in pairs])
   return out
@@ -256,7 +269,14 @@ def _print_run(side, name, workers, rep, r):
   cpu = _fmt(r['cpu_ms_per_clip'], 6, 1).strip()
   print(f'  {side:9s} {name:8s} workers={workers} run {rep + 1}: {r["clips_per_s"]:7.2f} clips/s, '
         f'{cpu} CPU ms/clip (batch {r["batch_shape"]} {r["dtype"]}, '
-        f'warm-up {r["warmup_s"]:.1f} s)', flush=True)
+        f'warm-up {r["warmup_s"]:.1f} s)' + ('  BUSY' if r['busy'] else ''), flush=True)
+
+
+def _measured(fn, *args) -> dict:
+  """``fn(*args)``, with whether the machine was busy meanwhile."""
+  with _cpu.Quiet() as quiet:
+    r = fn(*args)
+  return dict(r, busy=quiet.busy, foreign_cores=quiet.foreign_cores, steal=quiet.steal)
 
 
 # ------------------------------------------------------------------ main
@@ -283,6 +303,10 @@ def main():
   parser.add_argument('--profile-clips', type=int, default=24,
                       help='clips for the per-op CPU profile of vjax (0: no profile)')
   parser.add_argument('--skip-mmaction2', action='store_true')
+  parser.add_argument('--wait-idle', type=float, default=300,
+                      help='seconds to wait for a quiet machine before refusing')
+  parser.add_argument('--allow-busy', action='store_true',
+                      help='run on a busy machine anyway; every figure is marked BUSY')
   parser.add_argument('--json-out', help='also write all measurements here')
   args = parser.parse_args()
 
@@ -302,7 +326,16 @@ def main():
   vjax_decoder = decoder if args.vjax_decoder == 'same' else args.vjax_decoder
   print(f'decoder: MMAction2 {decoder} ({why}); vjax {vjax_decoder}: '
         f'{check_same_frames(video_dir, ann, decoder, vjax_decoder)}')
-  print(f'machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start')
+  cores = len(os.sched_getaffinity(0))
+  load = _cpu.wait_until_idle(cores, 0 if args.allow_busy else args.wait_idle)
+  busy_start = load >= _cpu.IDLE_LOAD_PER_CORE * cores
+  print(f'machine: {cores} CPUs, load average {load:.2f} at start')
+  if busy_start and not args.allow_busy:
+    raise SystemExit(f'Refusing to measure: the load average is {load:.2f} on {cores} cores (a '
+                     f'figure counts below {_cpu.IDLE_LOAD_PER_CORE * cores:.1f}). Stop what '
+                     'else runs, or pass --allow-busy to mark every figure BUSY.')
+  if busy_start:
+    print('!!! BUSY MACHINE: the figures below do not count !!!')
   print('vjax: no Normalize on the host (vjax normalizes on device), uint8 channels-last output;'
         ' MMAction2: Normalize on the host, float32 channels-first output.\n', flush=True)
 
@@ -312,11 +345,11 @@ def main():
       common = (video_dir, ann, workers, args.batch_size, args.batches, args.warmup)
       runs = dict(vjax=[], mmaction2=[])
       for rep in range(args.repeats):  # alternate the two sides so drifts in load hit both
-        v = time_vjax(name, vjax_decoder, *common)
+        v = _measured(time_vjax, name, vjax_decoder, *common)
         runs['vjax'].append(v)
         _print_run('vjax', name, workers, rep, v)
         if not args.skip_mmaction2:
-          m = time_mmaction2(ref_python, name, decoder, *common)
+          m = _measured(time_mmaction2, ref_python, name, decoder, *common)
           runs['mmaction2'].append(m)
           _print_run('MMAction2', name, workers, rep, m)
       rows.append(dict(pipeline=name, workers=workers, runs=runs, **_summary(runs)))
@@ -333,7 +366,7 @@ def main():
     print(f'{r["pipeline"]:9s} {r["workers"]:7d} | {v["clips_per_s"]:13.2f} '
           f'{_fmt(m.get("clips_per_s"))} {_fmt(r["clips_ratio"], 5)}x | '
           f'{_fmt(v["cpu_ms_per_clip"], 17, 1)} {_fmt(m.get("cpu_ms_per_clip"), 9, 1)} '
-          f'{_fmt(r["cpu_ratio"], 5)}x')
+          f'{_fmt(r["cpu_ratio"], 5)}x' + ('  BUSY' if r['all_busy'] or busy_start else ''))
   print(f'load average at end: {os.getloadavg()[0]:.2f}')
 
   profiles = {}

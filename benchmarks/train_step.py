@@ -1,22 +1,42 @@
 """One training step and one inference forward: vjax (jitted) vs MMAction2 0.24.1, same model.
 
-    .venv/bin/python benchmarks/train_step.py                        # both models, batch 2, 96 px
-    .venv/bin/python benchmarks/train_step.py --model tsm_r50 --batch 1 --size 96 --repeat 3
+    .venv/bin/python benchmarks/train_step.py                      # every model, batch 2, 96 px
+    .venv/bin/python benchmarks/train_step.py --model i3d_r50 x3d_m --rounds 7
+    .venv/bin/python benchmarks/train_step.py --model c3d --rounds 1 --steps 1 --allow-busy  # smoke
+    python3 benchmarks/train_step.py --ref-python python3 --dtype bfloat16   # on a GPU machine
 
-Both sides build the model from the same MMAction2 model dict (TSM R50 1x1x8 and SlowFast R50
-4x16x1, as in their Kinetics-400 configs, ``pretrained`` off), the same optimizer dicts
-(``optimizer`` and ``optimizer_config.grad_clip``; TSM's ``TSMOptimizerConstructor`` with
-``fc_lr5``) and one fixed random batch of ``--batch`` videos at ``--size`` x ``--size``:
+Both sides build the model from the same MMAction2 model dict (as its Kinetics-400 configs,
+UCF101 for C3D; ``pretrained`` off), the same optimizer dicts (``optimizer`` and
+``optimizer_config.grad_clip``; TSM's ``TSMOptimizerConstructor`` with ``fc_lr5``) and one
+fixed random batch of ``--batch`` videos at ``--size`` x ``--size`` (C3D: 112, its fc layers'):
 * vjax: ``make_train_step`` (normalise uint8 on device, forward, loss, grads, clipping,
-  optax update) and the recognition task's ``predict``, each ``jax.jit``-ed with explicit shardings on one
-  device, as the trainer does, and compiled ahead of time (compile time reported apart).
-* MMAction2: benchmarks/_mmaction2_train_step_runner.py in the reference venv (a subprocess):
-  ``model.train_step`` + what mmcv's OptimizerHook does; inference ``forward_test`` under
-  ``no_grad``. Its batch is already normalised float32, as its loader delivers it.
-Times are the median of ``--repeat`` steps after ``--warmup`` untimed ones. On a CPU, torch
-gets as many intra-op threads as XLA's CPU client uses (the CPUs this process may run on).
-On a GPU, vjax also reports clips/s and MFU: XLA's cost-analysis FLOPs of the compiled step /
-step time / the device's dense peak (``vjax.train.throughput.PEAK_FLOPS``); the CPU-only MMAction2 run is skipped.
+  optax update) and the recognition task's ``predict``, each ``jax.jit``-ed with explicit
+  shardings on one device, as the trainer does, and compiled ahead of time (compile time
+  reported apart).
+* MMAction2: benchmarks/_mmaction2_train_step_runner.py (``--serve``) in the reference venv, a
+  subprocess that builds the model once: ``model.train_step`` + what mmcv's OptimizerHook does;
+  inference ``forward_test`` under ``no_grad``. Its batch is already normalised float32, as
+  its loader delivers it.
+
+Paired repeats: after ``--warmup`` untimed steps of each phase on each side, ``--rounds``
+rounds alternate the sides (vjax first in even rounds, MMAction2 first in odd ones); in each
+round each side runs ``--steps`` steps of a phase and its median is that round's figure. The
+ratio MMAction2 ms / vjax ms (above 1: vjax faster) is taken per round, and the table gives
+its median with the lowest and highest round. On a CPU, torch gets as many intra-op threads
+as XLA's CPU client uses (the CPUs this process may run on).
+
+Busy machines: before starting, the script waits up to ``--wait-idle`` seconds for the load
+average to drop below 0.75 per core and refuses to run otherwise (``--allow-busy`` runs anyway
+and marks every figure BUSY). Each timed block records the CPU other processes used and the
+hypervisor's steal meanwhile (benchmarks/_cpu.py); a round with a busy block is left out of the
+ratio and counted, and a model whose every round was busy is marked BUSY.
+
+On a GPU, ``--ref-python`` names a Python with CUDA torch, mmcv and mmaction2 (MMAction2 then
+runs there too; with ``--dtype bfloat16`` it runs its own mixed precision, float16 autocast with
+a dynamic GradScaler, since MMAction2 0.24.1's heads fail on bfloat16 tensors), and the output
+adds clips/s and MFU for both sides: XLA's cost-analysis FLOPs of the vjax step's HLO before
+optimisation (the same model, so the same work for MMAction2) / step time / the device's dense
+peak (``vjax.train.throughput.PEAK_FLOPS``).
 """
 
 from __future__ import annotations
@@ -26,21 +46,35 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _cpu  # noqa: E402  pylint: disable=g-import-not-at-top
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_train_step_runner.py'
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
+SGD_CLIP40 = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
+                  optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2)))
+TEST_PROB = dict(train_cfg=None, test_cfg=dict(average_clips='prob'))
 
-# MMAction2 0.24.1's configs: configs/_base_/models/{tsm_r50,slowfast_r50}.py with the
-# optimizer settings of tsm_r50_1x1x8_50e_kinetics400_rgb.py (schedules/sgd_tsm_50e.py) and
-# slowfast_r50_4x16x1_256e_kinetics400_rgb.py. ``clip`` is one sample's shape, channels first.
+
+def _resnet3d_head(in_channels: int, num_classes: int = 400, **kw) -> dict:
+  return dict(type='I3DHead', num_classes=num_classes, in_channels=in_channels,
+              spatial_type='avg', dropout_ratio=0.5, init_std=0.01, **kw)
+
+
+# MMAction2 0.24.1's configs: configs/_base_/models/<model>.py with the optimizer settings of
+# the named training config. ``clip`` is one sample's shape, channels first: (segments, C)
+# for 2D, (clips, C, frames) for 3D. ``size`` fixes a model's input size.
 SPECS = {
+    # tsm_r50_1x1x8_50e_kinetics400_rgb.py (schedules/sgd_tsm_50e.py)
     'tsm_r50': dict(
-        kind='2d', clip=(8, 3),  # 8 segments x C, then H, W
+        kind='2d', clip=(8, 3),
         model=dict(
             type='Recognizer2D',
             backbone=dict(type='ResNetTSM', pretrained=None, depth=50, norm_eval=False,
@@ -48,13 +82,14 @@ SPECS = {
             cls_head=dict(type='TSMHead', num_classes=400, in_channels=2048, spatial_type='avg',
                           consensus=dict(type='AvgConsensus', dim=1), dropout_ratio=0.5,
                           init_std=0.001, is_shift=True),
-            train_cfg=None, test_cfg=dict(average_clips='prob')),
+            **TEST_PROB),
         optimizer=dict(type='SGD', constructor='TSMOptimizerConstructor',
                        paramwise_cfg=dict(fc_lr5=True), lr=0.01, momentum=0.9,
                        weight_decay=0.0001),
         optimizer_config=dict(grad_clip=dict(max_norm=20, norm_type=2))),
+    # slowfast_r50_4x16x1_256e_kinetics400_rgb.py
     'slowfast_r50_4x16': dict(
-        kind='3d', clip=(1, 3, 32),  # 1 clip x C x 32 frames, then H, W
+        kind='3d', clip=(1, 3, 32),
         model=dict(
             type='Recognizer3D',
             backbone=dict(
@@ -69,18 +104,74 @@ SPECS = {
                                   pool1_stride_t=1, norm_eval=False)),
             cls_head=dict(type='SlowFastHead', in_channels=2304, num_classes=400,
                           spatial_type='avg', dropout_ratio=0.5),
-            train_cfg=None, test_cfg=dict(average_clips='prob')),
+            **TEST_PROB),
         optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0001),
         optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2))),
+    # i3d_r50_32x2x1_100e_kinetics400_rgb.py (schedules/sgd_100e.py)
+    'i3d_r50': dict(
+        kind='3d', clip=(1, 3, 32),
+        model=dict(
+            type='Recognizer3D',
+            backbone=dict(type='ResNet3d', pretrained2d=False, pretrained=None, depth=50,
+                          conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
+                          conv_cfg=dict(type='Conv3d'), norm_eval=False,
+                          inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
+                          zero_init_residual=False),
+            cls_head=_resnet3d_head(2048), **TEST_PROB),
+        **SGD_CLIP40),
+    # x3d_m_16x5x1_facebook_kinetics400_rgb.py (a test-only config: SGD as I3D's)
+    'x3d_m': dict(
+        kind='3d', clip=(1, 3, 16),
+        model=dict(
+            type='Recognizer3D', backbone=dict(type='X3D', gamma_w=1, gamma_b=2.25, gamma_d=2.2),
+            cls_head=dict(type='X3DHead', in_channels=432, num_classes=400, spatial_type='avg',
+                          dropout_ratio=0.5, fc1_bias=False),
+            **TEST_PROB),
+        **SGD_CLIP40),
+    # r2plus1d_r34_8x8x1_180e_kinetics400_rgb.py; SyncBN -> BN3d (one process: same numbers)
+    'r2plus1d_r34': dict(
+        kind='3d', clip=(1, 3, 8),
+        model=dict(
+            type='Recognizer3D',
+            backbone=dict(type='ResNet2Plus1d', depth=34, pretrained=None, pretrained2d=False,
+                          norm_eval=False, conv_cfg=dict(type='Conv2plus1d'),
+                          norm_cfg=dict(type='BN3d', requires_grad=True, eps=1e-3),
+                          conv1_kernel=(3, 7, 7), conv1_stride_t=1, pool1_stride_t=1,
+                          inflate=(1, 1, 1, 1), spatial_strides=(1, 2, 2, 2),
+                          temporal_strides=(1, 2, 2, 2), zero_init_residual=False),
+            cls_head=_resnet3d_head(512), **TEST_PROB),
+        optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0001),
+        optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2))),
+    # c3d_sports1m_16x1x1_45e_ucf101_rgb.py: 16 frames at 112 x 112 (its fc6 expects that)
+    'c3d': dict(
+        kind='3d', clip=(1, 3, 16), size=112,
+        model=dict(
+            type='Recognizer3D',
+            backbone=dict(type='C3D', pretrained=None, style='pytorch',
+                          conv_cfg=dict(type='Conv3d'), norm_cfg=None,
+                          act_cfg=dict(type='ReLU'), dropout_ratio=0.5, init_std=0.005),
+            cls_head=dict(type='I3DHead', num_classes=101, in_channels=4096, spatial_type=None,
+                          dropout_ratio=0.5, init_std=0.01),
+            train_cfg=None, test_cfg=dict(average_clips='score')),
+        optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=0.0005),
+        optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2))),
 }
+PHASES = ('train', 'infer')
+
+
+def input_size(spec: dict, size: int) -> int:
+  return spec.get('size', size)
+
 
 def mmaction2_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
   """MMAction2's batch layout: (N, segments, C, H, W) for 2D, (N, clips, C, T, H, W) for 3D."""
+  size = input_size(spec, size)
   return (batch,) + tuple(spec['clip']) + (size, size)
 
 
 def vjax_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
   """The same batch channels-last: (N, S, H, W, C) for 2D, (N, V, T, H, W, C) for 3D."""
+  size = input_size(spec, size)
   if spec['kind'] == '2d':
     segments, channels = spec['clip']
     return (batch, segments, size, size, channels)
@@ -88,89 +179,146 @@ def vjax_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
   return (batch, clips, frames, size, size, channels)
 
 
-def _median_ms(fn, warmup: int, repeat: int) -> tuple[float, list[float]]:
-  for _ in range(warmup):
-    fn()
-  times = []
-  for _ in range(repeat):
+def timed(fn, steps: int) -> list[float]:
+  out = []
+  for _ in range(steps):
     start = time.perf_counter()
     fn()
-    times.append((time.perf_counter() - start) * 1e3)
-  return statistics.median(times), times
+    out.append((time.perf_counter() - start) * 1e3)
+  return out
 
 
-def time_vjax(spec: dict, batch: int, size: int, warmup: int, repeat: int, dtype: str,
-              seed: int = 0) -> dict:
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from vjax.models import build_model  # pylint: disable=g-import-not-at-top
-  from vjax.tasks import build_task  # pylint: disable=g-import-not-at-top
-  from vjax.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
-  from vjax.train import optim  # pylint: disable=g-import-not-at-top
-  from vjax.train import step as step_lib  # pylint: disable=g-import-not-at-top
-  from vjax.train.state import create_state  # pylint: disable=g-import-not-at-top
+class Vjax:
+  """The vjax side: the train step and inference, jitted and compiled once."""
 
-  mesh = mesh_lib.make_mesh((('data', -1),), devices=jax.devices()[:1])
-  model = build_model(spec['model'], dtype=jnp.dtype(dtype))
-  lr = spec['optimizer']['lr']
-  schedule = lambda step: jnp.asarray(lr, jnp.float32)  # noqa: E731  (constant: one step)
-  tx = optim.make_optimizer(spec['optimizer'], spec['optimizer_config'], schedule)
-  shape = vjax_input_shape(spec, batch, size)
-  state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + shape[1:], jnp.float32),
-                                  seed)
-  rng = np.random.default_rng(seed)
-  host = dict(imgs=rng.integers(0, 256, size=shape, dtype=np.uint8),
-              label=rng.integers(0, spec['model']['cls_head']['num_classes'], size=batch,
-                                 dtype=np.int32))
-  data = mesh_lib.global_batch(mesh, host)
-  bs, rep = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
-  task = build_task(ml_collections.ConfigDict(dict(
-      model=spec['model'], data=dict(img_norm_cfg=IMG_NORM, videos_per_device=batch))))
-  train = jax.jit(step_lib.make_train_step(task, model, tx, schedule),
-                  in_shardings=(shardings, bs), out_shardings=(shardings, rep),
-                  donate_argnums=(0,))
-  evaluate = jax.jit(lambda s, imgs: task.predict(model, {'params': s.params,
-                                                          'batch_stats': s.batch_stats},
-                                                  {'imgs': imgs}),
-                     in_shardings=(shardings, bs), out_shardings=rep)
-  start = time.perf_counter()
-  train_c = train.lower(state, data).compile()
-  eval_c = evaluate.lower(state, data['imgs']).compile()
-  compile_s = time.perf_counter() - start
-  box = [state]
+  def __init__(self, spec: dict, batch: int, size: int, dtype: str, seed: int = 0):
+    import jax  # pylint: disable=g-import-not-at-top
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    import ml_collections  # pylint: disable=g-import-not-at-top
+    from vjax.models import build_model  # pylint: disable=g-import-not-at-top
+    from vjax.tasks import build_task  # pylint: disable=g-import-not-at-top
+    from vjax.train import mesh as mesh_lib  # pylint: disable=g-import-not-at-top
+    from vjax.train import optim  # pylint: disable=g-import-not-at-top
+    from vjax.train import step as step_lib  # pylint: disable=g-import-not-at-top
+    from vjax.train.state import create_state  # pylint: disable=g-import-not-at-top
 
-  def train_step():
-    box[0], metrics = train_c(box[0], data)
-    jax.block_until_ready((box[0], metrics))
+    mesh = mesh_lib.make_mesh((('data', -1),), devices=jax.devices()[:1])
+    model = build_model(spec['model'], dtype=jnp.dtype(dtype))
+    lr = spec['optimizer']['lr']
+    schedule = lambda step: jnp.asarray(lr, jnp.float32)  # noqa: E731  (constant: one step)
+    tx = optim.make_optimizer(spec['optimizer'], spec['optimizer_config'], schedule)
+    shape = vjax_input_shape(spec, batch, size)
+    state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + shape[1:], jnp.float32),
+                                    seed)
+    rng = np.random.default_rng(seed)
+    host = dict(imgs=rng.integers(0, 256, size=shape, dtype=np.uint8),
+                label=rng.integers(0, spec['model']['cls_head']['num_classes'], size=batch,
+                                   dtype=np.int32))
+    data = mesh_lib.global_batch(mesh, host)
+    bs, rep = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
+    task = build_task(ml_collections.ConfigDict(dict(
+        model=spec['model'], data=dict(img_norm_cfg=IMG_NORM, videos_per_device=batch))))
+    train = jax.jit(step_lib.make_train_step(task, model, tx, schedule),
+                    in_shardings=(shardings, bs), out_shardings=(shardings, rep),
+                    donate_argnums=(0,), compiler_options=step_lib.compiler_options())
+    evaluate = jax.jit(lambda s, imgs: task.predict(model, {'params': s.params,
+                                                            'batch_stats': s.batch_stats},
+                                                    {'imgs': imgs}),
+                       in_shardings=(shardings, bs), out_shardings=rep,
+                       compiler_options=step_lib.compiler_options())
+    start = time.perf_counter()
+    lowered = dict(train=train.lower(state, data), infer=evaluate.lower(state, data['imgs']))
+    train_c, eval_c = lowered['train'].compile(), lowered['infer'].compile()
+    self.compile_s = time.perf_counter() - start
+    # Counted on the HLO before XLA optimises it: after, a GPU's convolutions are cuDNN calls
+    # that its cost analysis counts as nothing.
+    self.flops = {k: float(v.cost_analysis()['flops']) for k, v in lowered.items()}
+    box = [state]
 
-  def infer():
-    jax.block_until_ready(eval_c(box[0], data['imgs']))
+    def train_step():
+      box[0], metrics = train_c(box[0], data)
+      jax.block_until_ready((box[0], metrics))
 
-  train_ms, train_all = _median_ms(train_step, warmup, repeat)
-  infer_ms, infer_all = _median_ms(infer, warmup, repeat)
-  device = jax.devices()[0]
-  return dict(train_ms=train_ms, train_all_ms=train_all, infer_ms=infer_ms,
-              infer_all_ms=infer_all, compile_s=compile_s,
-              train_flops=float(train_c.cost_analysis()['flops']),
-              infer_flops=float(eval_c.cost_analysis()['flops']),
-              backend=jax.default_backend(), device_kind=device.device_kind, jax=jax.__version__)
+    def infer():
+      jax.block_until_ready(eval_c(box[0], data['imgs']))
+
+    self.steps = dict(train=train_step, infer=infer)
+    self.info = dict(jax=jax.__version__, backend=jax.default_backend(),
+                     device_kind=jax.devices()[0].device_kind)
+
+  def run(self, phase: str, steps: int) -> list[float]:
+    return timed(self.steps[phase], steps)
+
+  def close(self):
+    pass
 
 
-def time_mmaction2(python: str, spec: dict, batch: int, size: int, threads: int, warmup: int,
-                   repeat: int) -> dict:
-  payload = dict(model=spec['model'], optimizer=spec['optimizer'],
-                 optimizer_config=spec['optimizer_config'],
-                 input_shape=mmaction2_input_shape(spec, batch, size),
-                 num_classes=spec['model']['cls_head']['num_classes'])
-  cmd = [python, str(RUNNER), '--spec', json.dumps(payload), '--threads', str(threads),
-         '--warmup', str(warmup), '--repeat', str(repeat)]
-  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), check=False)
-  lines = proc.stdout.strip().splitlines()
-  if proc.returncode or not lines:
-    raise RuntimeError(f'MMAction2 runner failed ({proc.returncode}): {" ".join(cmd)}\n'
-                       f'{proc.stderr[-3000:]}')
-  return json.loads(lines[-1])
+class MMAction2:
+  """The MMAction2 side: the runner as a server subprocess holding the built model."""
+
+  def __init__(self, python: str, spec: dict, batch: int, size: int, threads: int,
+               device: str, autocast: str | None):
+    payload = dict(model=spec['model'], optimizer=spec['optimizer'],
+                   optimizer_config=spec['optimizer_config'],
+                   input_shape=mmaction2_input_shape(spec, batch, size),
+                   num_classes=spec['model']['cls_head']['num_classes'])
+    cmd = [python, str(RUNNER), '--serve', '--spec', json.dumps(payload), '--threads',
+           str(threads), '--device', device] + (['--autocast', autocast] if autocast else [])
+    self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    self.info = self._reply()
+
+  def _reply(self) -> dict:
+    line = self.proc.stdout.readline()
+    if not line:
+      raise RuntimeError(f'MMAction2 runner failed ({self.proc.wait()}):\n'
+                         f'{self.proc.stderr.read()[-3000:]}')
+    return json.loads(line)
+
+  def run(self, phase: str, steps: int) -> list[float]:
+    self.proc.stdin.write(json.dumps(dict(phase=phase, steps=steps)) + '\n')
+    self.proc.stdin.flush()
+    return self._reply()['ms']
+
+  def close(self):
+    self.proc.stdin.close()
+    self.proc.wait(timeout=60)
+
+
+def paired(sides: dict, rounds: int, steps: int, warmup: int) -> dict:
+  """Alternates the sides over ``rounds``; per side and phase the rounds' medians and whether
+  each round's block was busy."""
+  for side in sides.values():
+    for phase in PHASES:
+      side.run(phase, warmup)
+  names = list(sides)
+  out = {name: {phase: dict(ms=[], busy=[], foreign=[], steal=[]) for phase in PHASES}
+         for name in names}
+  for r in range(rounds):
+    order = names if r % 2 == 0 else names[::-1]
+    for phase in PHASES:
+      for name in order:
+        with _cpu.Quiet() as quiet:
+          ms = sides[name].run(phase, steps)
+        rec = out[name][phase]
+        rec['ms'].append(statistics.median(ms))
+        rec['busy'].append(quiet.busy)
+        rec['foreign'].append(quiet.foreign_cores)
+        rec['steal'].append(quiet.steal)
+  return out
+
+
+def summarize(rec_v: dict, rec_m: dict) -> dict:
+  """Median ms per side, and the MMAction2 / vjax ratio over the quiet rounds."""
+  busy = [bv or bm for bv, bm in zip(rec_v['busy'], rec_m['busy'])]
+  quiet = [i for i, b in enumerate(busy) if not b] or list(range(len(busy)))
+  ratios = [rec_m['ms'][i] / rec_v['ms'][i] for i in quiet]
+  return dict(vjax_ms=statistics.median(rec_v['ms'][i] for i in quiet),
+              mm_ms=statistics.median(rec_m['ms'][i] for i in quiet),
+              ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
+              rounds=len(busy), busy_rounds=sum(busy), all_busy=all(busy),
+              max_foreign=max(rec_v['foreign'] + rec_m['foreign']),
+              max_steal=max(rec_v['steal'] + rec_m['steal']))
 
 
 def main():
@@ -178,72 +326,111 @@ def main():
   parser.add_argument('--model', nargs='+', choices=list(SPECS), default=list(SPECS))
   parser.add_argument('--batch', type=int, default=2, help='videos per step')
   parser.add_argument('--size', type=int, default=96, help='input height = width (pixels)')
-  parser.add_argument('--repeat', type=int, default=3, help='timed steps (median reported)')
+  parser.add_argument('--rounds', type=int, default=5, help='paired rounds (ratio: median)')
+  parser.add_argument('--steps', type=int, default=3, help='timed steps per side and round')
   parser.add_argument('--warmup', type=int, default=1, help='untimed steps after compiling')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32',
-                      help="vjax's compute dtype (MMAction2 runs float32)")
-  parser.add_argument('--ref-venv', default=os.environ.get('MMACTION2_REF_VENV',
-                                                          '/work/mmaction2-ref-venv'))
+                      help="vjax's compute dtype (MMAction2: float32, or torch.autocast "
+                      'bfloat16 on a GPU)')
+  parser.add_argument('--ref-python', default=os.environ.get(
+      'MMACTION2_REF_PYTHON', '/work/mmaction2-ref-venv/bin/python'),
+                      help='the Python with torch, mmcv 1.x and mmaction2 0.24.1')
   parser.add_argument('--skip-mmaction2', action='store_true')
+  parser.add_argument('--wait-idle', type=float, default=300,
+                      help='seconds to wait for a quiet machine before refusing (CPU only)')
+  parser.add_argument('--allow-busy', action='store_true',
+                      help='run on a busy machine anyway; every figure is marked BUSY')
   parser.add_argument('--json-out', help='also write all measurements here')
   args = parser.parse_args()
 
   import jax  # pylint: disable=g-import-not-at-top
   on_cpu = jax.default_backend() == 'cpu'
   threads = len(os.sched_getaffinity(0))  # XLA's CPU client sizes its thread pool like this
-  ref_python = str(Path(args.ref_venv) / 'bin' / 'python')
-  run_mm = on_cpu and not args.skip_mmaction2
-  if run_mm and not Path(ref_python).exists():
-    raise SystemExit(f'No reference venv at {args.ref_venv} (tests/reference/setup_venv.sh '
-                     'builds it), or pass --skip-mmaction2.')
+  run_mm = not args.skip_mmaction2
+  if run_mm and not Path(args.ref_python).exists() and '/' in args.ref_python:
+    raise SystemExit(f'No Python at {args.ref_python} (tests/reference/setup_venv.sh builds '
+                     'the reference venv), or pass --skip-mmaction2.')
   device = jax.devices()[0]
   print(f'vjax: jax {jax.__version__} on {jax.default_backend()} ({device.device_kind}), '
-        f'dtype {args.dtype}; batch {args.batch}, {args.size}x{args.size} px; median of '
-        f'{args.repeat} steps after {args.warmup} warm-up (compile excluded)')
+        f'dtype {args.dtype}; batch {args.batch}, {args.size}x{args.size} px; {args.rounds} '
+        f'paired rounds of {args.steps} steps per side after {args.warmup} warm-up '
+        '(compile excluded)')
+  busy_start = False
   if on_cpu:
-    print(f'threads: {threads} (XLA CPU and torch.set_num_threads); load average '
-          f'{os.getloadavg()[0]:.2f} at start', flush=True)
-  elif not args.skip_mmaction2:
-    print('MMAction2 skipped: the reference venv runs torch on the CPU, vjax is on '
-          f'{jax.default_backend()}', flush=True)
+    load = _cpu.wait_until_idle(threads, 0 if args.allow_busy else args.wait_idle)
+    busy_start = load >= _cpu.IDLE_LOAD_PER_CORE * threads
+    print(f'threads: {threads} (XLA CPU and torch.set_num_threads); load average {load:.2f} '
+          'at start', flush=True)
+    if busy_start and not args.allow_busy:
+      raise SystemExit(f'Refusing to measure: the load average is {load:.2f} on {threads} '
+                       f'cores (a figure counts below {_cpu.IDLE_LOAD_PER_CORE * threads:.1f}). '
+                       'Stop what else runs, or pass --allow-busy to mark every figure BUSY.')
+    if busy_start:
+      print('!!! BUSY MACHINE: the figures below do not count !!!', flush=True)
 
   rows = []
   for name in args.model:
     spec = SPECS[name]
-    v = time_vjax(spec, args.batch, args.size, args.warmup, args.repeat, args.dtype)
-    print(f'  vjax      {name}: train {v["train_ms"]:.0f} ms/step, inference '
-          f'{v["infer_ms"]:.0f} ms (compile {v["compile_s"]:.0f} s; XLA: '
-          f'{v["train_flops"] / 1e9:.1f} GFLOP/train step, {v["infer_flops"] / 1e9:.1f} '
-          'GFLOP/inference)', flush=True)
-    m = None
+    v = Vjax(spec, args.batch, args.size, args.dtype)
+    print(f'  {name}: vjax compiled in {v.compile_s:.0f} s; XLA: '
+          f'{v.flops["train"] / 1e9:.1f} GFLOP/train step, {v.flops["infer"] / 1e9:.1f} '
+          'GFLOP/inference', flush=True)
+    sides = dict(vjax=v)
     if run_mm:
-      m = time_mmaction2(ref_python, spec, args.batch, args.size, threads, args.warmup,
-                         args.repeat)
-      print(f'  MMAction2 {name}: train {m["train_ms"]:.0f} ms/step, inference '
-            f'{m["infer_ms"]:.0f} ms (torch {m["torch"]}, {m["threads"]} threads)', flush=True)
-    rows.append(dict(model=name, vjax=v, mmaction2=m))
+      sides['mmaction2'] = MMAction2(
+          args.ref_python, spec, args.batch, args.size, threads,
+          'cpu' if on_cpu else 'cuda', None if args.dtype == 'float32' else 'float16')
+    per_side = paired(sides, args.rounds, args.steps, args.warmup)
+    mm_info = sides['mmaction2'].info if run_mm else None
+    for side in sides.values():
+      side.close()
+    row = dict(model=name, compile_s=v.compile_s, flops=v.flops, vjax_info=v.info,
+               mmaction2_info=mm_info, raw=per_side, phases={})
+    for phase in PHASES:
+      rv = per_side['vjax'][phase]
+      if run_mm:
+        row['phases'][phase] = summarize(rv, per_side['mmaction2'][phase])
+      else:
+        row['phases'][phase] = dict(vjax_ms=statistics.median(rv['ms']), all_busy=all(
+            rv['busy']), busy_rounds=sum(rv['busy']), rounds=len(rv['busy']))
+      s = row['phases'][phase]
+      s['all_busy'] = s['all_busy'] or busy_start
+      line = f'    {phase:5s} vjax {s["vjax_ms"]:7.0f} ms'
+      if run_mm:
+        line += (f'  MMAction2 {s["mm_ms"]:7.0f} ms  ratio {s["ratio"]:.2f}x '
+                 f'[{s["ratio_min"]:.2f}-{s["ratio_max"]:.2f}]')
+      line += f'  busy rounds {s["busy_rounds"]}/{s["rounds"]}'
+      print(line + ('  BUSY' if s['all_busy'] else ''), flush=True)
+    rows.append(row)
 
   clips = lambda ms: args.batch / (ms / 1e3)  # noqa: E731
-  print(f'\n{"model":18s} {"phase":6s} {"vjax ms":>9s} {"MMAction2 ms":>12s} {"vjax clips/s":>12s} '
-        f'{"MMAction2 clips/s":>17s} {"vjax/MMAction2":>14s}')
+  print(f'\n{"model":18s} {"phase":6s} {"vjax ms":>8s} {"MMA2 ms":>8s} {"vjax clips/s":>12s} '
+        f'{"MMA2 clips/s":>12s} {"ratio":>6s} {"spread":>11s}')
   for r in rows:
-    for phase in ('train', 'infer'):
-      v = r['vjax'][f'{phase}_ms']
-      m = r['mmaction2'][f'{phase}_ms'] if r['mmaction2'] else float('nan')
-      print(f'{r["model"]:18s} {phase:6s} {v:9.0f} {m:12.0f} {clips(v):12.2f} {clips(m):17.2f} '
-            f'{m / v:13.2f}x')
-  print('vjax/MMAction2 = vjax clips/s / MMAction2 clips/s (above 1: vjax is faster).')
+    for phase in PHASES:
+      s = r['phases'][phase]
+      m = s.get('mm_ms', float('nan'))
+      ratio = s.get('ratio', float('nan'))
+      spread = (f'{s["ratio_min"]:.2f}-{s["ratio_max"]:.2f}' if 'ratio_min' in s else '')
+      print(f'{r["model"]:18s} {phase:6s} {s["vjax_ms"]:8.0f} {m:8.0f} '
+            f'{clips(s["vjax_ms"]):12.2f} {clips(m):12.2f} {ratio:5.2f}x {spread:>11s}'
+            + ('  BUSY' if s['all_busy'] else ''))
+  print('ratio = MMAction2 ms / vjax ms, median over the quiet paired rounds (above 1: vjax is '
+        'faster); spread = lowest-highest round.')
   if not on_cpu:
     from vjax.train.throughput import peak_flops  # pylint: disable=g-import-not-at-top
     peak = peak_flops(device.device_kind, args.dtype)
     for r in rows:
-      v = r['vjax']
-      for phase in ('train', 'infer'):
-        achieved = v[f'{phase}_flops'] / (v[f'{phase}_ms'] / 1e3)
-        mfu = (f'MFU {achieved / peak:.1%} of {peak / 1e12:.0f} TFLOP/s' if peak else
-               f'MFU n/a: add {device.device_kind!r} to vjax.train.throughput.PEAK_FLOPS')
-        print(f'{r["model"]:18s} {phase:6s} {clips(v[f"{phase}_ms"]):8.1f} clips/s, '
-              f'{achieved / 1e12:.1f} TFLOP/s, {mfu}')
+      for phase in PHASES:
+        s = r['phases'][phase]
+        for side, key in (('vjax', 'vjax_ms'), ('MMAction2', 'mm_ms')):
+          if key not in s:
+            continue
+          achieved = r['flops'][phase] / (s[key] / 1e3)
+          mfu = (f'MFU {achieved / peak:.1%} of {peak / 1e12:.0f} TFLOP/s' if peak else
+                 f'MFU n/a: add {device.device_kind!r} to vjax.train.throughput.PEAK_FLOPS')
+          print(f'{r["model"]:18s} {phase:6s} {side:9s} {clips(s[key]):8.1f} clips/s, '
+                f'{achieved / 1e12:.1f} TFLOP/s, {mfu}')
   else:
     print(f'load average at end: {os.getloadavg()[0]:.2f}')
   if args.json_out:
