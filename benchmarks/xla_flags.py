@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/xla_flags.py                       # SlowFast + I3D, batch 2, 96 px
     .venv/bin/python benchmarks/xla_flags.py --model x3d_m --rounds 3
 
-``make demo`` and the test suite run with ``--xla_backend_optimization_level=0
---xla_llvm_disable_expensive_passes=true`` (faster compiles); the trainer compiles its step with
+The test suite runs with ``--xla_backend_optimization_level=0`` (compile-bound tiny models);
+``make demo`` and the trainer use XLA's defaults, and the trainer compiles its step with
 ``vjax.train.step.compiler_options()``. For each flag set this script starts a fresh process
 (XLA reads XLA_FLAGS once), compiles train_step.py's train step and inference for the model, and
 times them; the flag sets alternate over ``--rounds`` rounds, and the table gives the medians.
@@ -28,6 +28,9 @@ FLAG_SETS = {
     'fast-compile': '--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true',
     'O0 only': '--xla_backend_optimization_level=0',
     'no-expensive-llvm only': '--xla_llvm_disable_expensive_passes=true',
+    # XLA's experimental XNNPACK (YNN) path for convolutions and matrix products.
+    'ynn conv+dot': ('--xla_cpu_experimental_ynn_fusion_type='
+                     'LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT'),
 }
 
 
@@ -48,6 +51,7 @@ def main():
   parser.add_argument('--size', type=int, default=96)
   parser.add_argument('--steps', type=int, default=3)
   parser.add_argument('--rounds', type=int, default=2)
+  parser.add_argument('--flags', nargs='+', choices=list(FLAG_SETS), default=list(FLAG_SETS))
   parser.add_argument('--child', help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
@@ -56,9 +60,9 @@ def main():
   cores = len(os.sched_getaffinity(0))
   print(f'load average {_cpu.wait_until_idle(cores, 300):.2f} at start; {args.rounds} rounds, '
         'flag sets alternating', flush=True)
-  results = {(m, f): [] for m in args.model for f in FLAG_SETS}
+  results = {(m, f): [] for m in args.model for f in args.flags}
   for r in range(args.rounds):
-    names = list(FLAG_SETS) if r % 2 == 0 else list(FLAG_SETS)[::-1]
+    names = args.flags if r % 2 == 0 else args.flags[::-1]
     for model in args.model:
       for name in names:
         env = dict(os.environ, XLA_FLAGS=FLAG_SETS[name], TF_CPP_MIN_LOG_LEVEL='3')

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT
 from vjax.config import load_config, synthetic_flip_label_map
 from vjax.data import sources
 from vjax.data.pipeline import Compose
@@ -336,8 +336,7 @@ def test_tsm_synthetic_trains_through_main(tmp_path, zoo_root):
   for split in ("train", "val", "test"):
     cmd += [f"--config.data.{split}.data_dir={zoo_root / 'tfds'}",
             f"--config.data.{split}.builder_config.preset=tiny"]
-  env = dict(os.environ, XLA_FLAGS="--xla_backend_optimization_level=0 "
-             "--xla_llvm_disable_expensive_passes=true")
+  env = dict(os.environ, XLA_FLAGS=FAST_COMPILE_XLA_FLAGS)
   p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
   assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
   assert "Final val results: top1_acc=" in p.stdout

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT
 
 CONFIG = "configs/slowfast_k400.py:synthetic"
 
@@ -19,7 +19,7 @@ CONFIG = "configs/slowfast_k400.py:synthetic"
 def env(devices=1):
   e = dict(os.environ)
   # One CPU device in the child unless asked (the test process simulates 8).
-  e["XLA_FLAGS"] = ("--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+  e["XLA_FLAGS"] = (FAST_COMPILE_XLA_FLAGS +
                     f" --xla_force_host_platform_device_count={devices}")
   return e
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import FAST_COMPILE_XLA_FLAGS, ROOT
 
 
 def overrides(data_dir):
@@ -24,7 +24,7 @@ def overrides(data_dir):
 
 def env():
   e = dict(os.environ, JAX_PLATFORMS="cpu")
-  e["XLA_FLAGS"] = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+  e["XLA_FLAGS"] = FAST_COMPILE_XLA_FLAGS
   e["PATH"] = os.path.dirname(sys.executable) + os.pathsep + e.get("PATH", "")
   return e
 

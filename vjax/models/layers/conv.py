@@ -8,20 +8,22 @@ memory. On the CPU this module therefore rewrites a channels-last convolution, a
 * ``fold`` (3D): frames folded into the batch as ``N * T_out``: kernels with ``kt == 1``
   (1x3x3, 1x7x7 stems, 1x1x1) become 2D convolutions, and 1x1 spatial kernels (3x1x1) a matrix
   product over the ``kt`` temporal taps stacked on the channel axis;
+* ``taps`` (3D kernels with temporal and spatial extent: 3x3x3, the 5x7x7 stems): without a
+  gradient, a 2D convolution over the stacked taps (SlowFast's 3-channel fast stem 53 ms against
+  774 native); under a gradient, one 2D convolution per tap in sequence, so the train step's
+  peak memory and with_cp's savings do not pay for a kt-times copy (``tapped_conv``);
 * ``matmul`` (2D 1x1 kernels, and the 1x1 spatial case above): one matrix product whose
   weight gradient transposes its operands as separate, plain copies;
 * ``shift`` (3D depthwise): a sum over taps of strided views times per-channel weights,
   accumulated in float32.
-Kernels with both temporal and spatial extent (3x3x3, the 5x7x7 stems) stay native: folded
-(2.2x faster for a 3x3x3, 11x for SlowFast's 3-channel 5x7x7 stem) they need a kt-times copy
-of their input that set the train step's peak memory and undid with_cp's savings. Grouped
-temporal kernels and 2D kernels larger than 1x1 stay native too. GPU and TPU
-always get XLA's native convolution. Parameters are untouched, so checkpoints and parity do not
-depend on the backend. ``benchmarks/README.md`` has the measurements.
+Grouped temporal kernels and 2D kernels larger than 1x1 stay native. GPU and TPU always get
+XLA's native convolution. Parameters are untouched, so checkpoints and parity do not depend on
+the backend. ``benchmarks/README.md`` has the measurements.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -43,7 +45,7 @@ def _pairs(padding, lhs_shape, rhs_shape, strides, dilation) -> list[tuple[int, 
 
 def cpu_form(lhs_shape: Sequence[int], rhs_shape: Sequence[int], dimension_numbers,
              lhs_dilation, feature_group_count: int, batch_group_count: int) -> str:
-  """'fold', 'shift', 'matmul' or 'native': how ``conv_general_dilated`` runs this convolution
+  """'fold', 'taps', 'shift', 'matmul' or 'native': how ``conv_general_dilated`` runs this convolution
   on a CPU."""
   if batch_group_count != 1 or any(d != 1 for d in lhs_dilation or ()):
     return "native"
@@ -59,37 +61,102 @@ def cpu_form(lhs_shape: Sequence[int], rhs_shape: Sequence[int], dimension_numbe
   channels = lhs_shape[-1]
   if feature_group_count > 1 and feature_group_count == channels == cout and cin == 1:
     return "shift"
-  if kt > 1 and (feature_group_count > 1 or (kh, kw) != (1, 1)):
-    # Folded, a kernel with temporal and spatial extent needs a kt-times copy of its input
-    # (time-im2col, or per-tap slices), which set the train step's peak memory and undid
-    # with_cp's savings (tests/train/test_precision.py); it stays native.
+  if kt > 1 and feature_group_count > 1:
     return "native"
+  if kt > 1 and (kh, kw) != (1, 1):
+    return "taps"
   return "fold"
 
 
+def _time_taps(lhs, kt, stride, dilation, padding):
+  """The input padded in time, and its ``kt`` temporal taps (strided views, each with the
+  output's frame count)."""
+  x = jnp.pad(lhs, ((0, 0), padding, (0, 0), (0, 0), (0, 0))) if any(padding) else lhs
+  t_out = (x.shape[1] - (kt - 1) * dilation - 1) // stride + 1
+  return x, t_out, [lax.slice_in_dim(x, k * dilation, k * dilation + stride * (t_out - 1) + 1,
+                                     stride, axis=1) for k in range(kt)]
+
+
+def _conv2d(frames, kernel, strides, padding, rhs_dilation, feature_group_count=1,
+            precision=None):
+  """A channels-last 2D convolution of ``(N, T, H, W, C)`` frames folded into the batch."""
+  n, t = frames.shape[:2]
+  y = lax.conv_general_dilated(
+      frames.reshape((n * t,) + frames.shape[2:]), kernel, strides, padding,
+      rhs_dilation=rhs_dilation, dimension_numbers=_DN_2D,
+      feature_group_count=feature_group_count, precision=precision)
+  return y.reshape((n, t) + y.shape[1:])
+
+
 def fold_conv(lhs, rhs, strides, padding, rhs_dilation, feature_group_count=1, precision=None):
-  """Channels-last 3D convolution over frames folded into the batch: a 2D convolution for
-  ``kt == 1``, a matrix product over time-stacked taps for 1x1 spatial kernels.
+  """Channels-last 3D convolution over frames folded into the batch, the ``kt`` temporal taps
+  stacked on the channel axis (time-im2col): a 2D convolution, or a matrix product for 1x1
+  spatial kernels. For ``kt > 1`` the stack is a kt-times copy of the input.
 
   ``padding`` is three (low, high) pairs.
   """
   kt, kh, kw, cin, cout = rhs.shape
-  st, dt = strides[0], rhs_dilation[0]
-  x = jnp.pad(lhs, ((0, 0), padding[0], (0, 0), (0, 0), (0, 0))) if any(padding[0]) else lhs
-  n, t, h, w, c = x.shape
-  t_out = (t - (kt - 1) * dt - 1) // st + 1
-  taps = [lax.slice_in_dim(x, k * dt, k * dt + st * (t_out - 1) + 1, st, axis=1)
-          for k in range(kt)]
+  if kt > 1 and feature_group_count > 1:
+    raise ValueError("fold_conv: grouped kernels with temporal extent are not folded")
+  _, _, taps = _time_taps(lhs, kt, strides[0], rhs_dilation[0], padding[0])
   x = taps[0] if kt == 1 else jnp.concatenate(taps, axis=-1)
   if kh == kw == 1 and feature_group_count == 1:
     return matmul_conv(x, rhs.reshape(kt * cin, cout), strides[1:], padding[1:])
-  if kt > 1:
-    raise ValueError("fold_conv: kernels with temporal and spatial extent are not folded")
-  y = lax.conv_general_dilated(
-      x.reshape(n * t_out, h, w, c), rhs[0], strides[1:], padding[1:],
-      rhs_dilation=rhs_dilation[1:], dimension_numbers=_DN_2D,
-      feature_group_count=feature_group_count, precision=precision)
-  return y.reshape((n, t_out) + y.shape[1:])
+  kernel = rhs[0] if kt == 1 else jnp.transpose(rhs, (1, 2, 0, 3, 4)).reshape(
+      kh, kw, kt * cin, cout)
+  return _conv2d(x, kernel, strides[1:], padding[1:], rhs_dilation[1:], feature_group_count,
+                 precision)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
+def tapped_conv(lhs, rhs, strides, padding, rhs_dilation, precision=None):
+  """A kernel with temporal and spatial extent (3x3x3, the 5x7x7 stems), ``kt`` 2D convolutions
+  over frames folded into the batch.
+
+  Without a gradient: one 2D convolution over the stacked taps (``fold_conv``), the fastest
+  form (SlowFast's fast stem 53 ms, per tap 94, native 774). Under a gradient the stacked
+  copy (kt times the input, the largest tensor of a small model) set the train step's peak
+  memory and undid with_cp's savings, so the forward and backward passes go tap by tap, in
+  sequence (optimisation barriers stop XLA from running all taps at once or hoisting the
+  backward's into the forward), and only the input is kept for the backward pass.
+  """
+  return fold_conv(lhs, rhs, strides, padding, rhs_dilation, precision=precision)
+
+
+def _tapped_fwd(lhs, rhs, strides, padding, rhs_dilation, precision):
+  x, _, _ = _time_taps(lhs, rhs.shape[0], strides[0], rhs_dilation[0], padding[0])
+  y = None
+  for k in range(rhs.shape[0]):
+    tap = _time_taps(x, rhs.shape[0], strides[0], rhs_dilation[0], (0, 0))[2][k]
+    y_k = _conv2d(tap, rhs[k], strides[1:], padding[1:], rhs_dilation[1:], precision=precision)
+    y = y_k if y is None else y + y_k
+    x, y = lax.optimization_barrier((x, y))
+  return y, (lhs, rhs)
+
+
+def _tapped_bwd(strides, padding, rhs_dilation, precision, res, g):
+  lhs, rhs = res
+  lhs, g = lax.optimization_barrier((lhs, g))
+  kt, st, dt = rhs.shape[0], strides[0], rhs_dilation[0]
+  x, t_out, _ = _time_taps(lhs, kt, st, dt, padding[0])
+  dx, dw = None, []
+  for k in range(kt):
+    tap = _time_taps(x, kt, st, dt, (0, 0))[2][k]
+    _, vjp = jax.vjp(lambda a, b: _conv2d(a, b, strides[1:], padding[1:], rhs_dilation[1:],
+                                          precision=precision), tap, rhs[k])
+    d_tap, d_w = vjp(g)
+    # The tap's gradient back in place on the padded time axis (zeros between strided frames).
+    end = x.shape[1] - k * dt - st * (t_out - 1) - 1
+    d_x = lax.pad(d_tap, jnp.zeros((), d_tap.dtype),
+                  [(0, 0, 0), (k * dt, end, st - 1), (0, 0, 0), (0, 0, 0), (0, 0, 0)])
+    dx = d_x if dx is None else dx + d_x
+    x, d_w = lax.optimization_barrier((x, d_w))  # not dx: a stem's is unused, let XLA drop it
+    dw.append(d_w)
+  dx = lax.slice_in_dim(dx, padding[0][0], padding[0][0] + lhs.shape[1], axis=1)
+  return dx, jnp.stack(dw)
+
+
+tapped_conv.defvjp(_tapped_fwd, _tapped_bwd)
 
 
 def matmul_conv(lhs, kernel, strides, padding):
@@ -165,6 +232,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     return matmul_conv(lhs, rhs.reshape(rhs.shape[-2:]), tuple(window_strides), pads)
   if form == "shift":
     return shift_conv(lhs, rhs, tuple(window_strides), pads, dilation)
+  if form == "taps":
+    return tapped_conv(lhs, rhs, tuple(window_strides), tuple(map(tuple, pads)), dilation,
+                       precision)
   return fold_conv(lhs, rhs, tuple(window_strides), pads, dilation, feature_group_count,
                    precision)
 
