@@ -48,7 +48,8 @@ def clips_at_frames(audio: np.ndarray, results: dict, fixed_length: int) -> np.n
 @PIPELINES.register
 class LoadAudioFeature:
   """Loads ``results['audio_path']`` into ``audios`` (float32 (length, bins)) and sets
-  ``length``. A missing file stands for a video without an audio stream, as in MMAction2:
+  ``length`` (records of a TFDS audio-feature dataset already carry ``audios``).
+  A missing file stands for a video without an audio stream, as in MMAction2:
   it becomes a (640, 80) map of zeros (``pad_method='zero'``) or of uniform [0, 1) noise
   (``'random'``, drawn from the pipeline's rng). A file that exists but is not a 2-D array
   is an error naming it."""
@@ -61,6 +62,9 @@ class LoadAudioFeature:
     self._warned = False
 
   def __call__(self, results: dict, rng=None) -> dict:
+    if "audios" in results:  # a TFDS record carries the features themselves
+      results["length"] = results["audios"].shape[0]
+      return results
     path = results["audio_path"]
     if osp.exists(path):
       feature_map = np.load(path)
@@ -244,6 +248,9 @@ class AudioDecodeInit:
     self._warned = False
 
   def __call__(self, results: dict, rng=None) -> dict:
+    if "audios" in results:  # a TFDS record carries the features themselves
+      results["length"] = results["audios"].shape[0]
+      return results
     path = results["audio_path"]
     if osp.exists(path):
       try:

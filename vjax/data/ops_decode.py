@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import io
 import os.path as osp
 import warnings
 
@@ -32,12 +33,14 @@ def _check_disk(op: str, io_backend: str) -> None:
     raise NotImplementedError(f"{op}: io_backend={io_backend!r}; only 'disk' for now")
 
 
-def _open_video(filename: str, backend: str, opener):
-  """``opener(filename)``, with a missing or unreadable file reported by name."""
-  if not osp.isfile(filename):
+def _open_video(filename: str, backend: str, opener, data: bytes | None = None):
+  """``opener(filename)``, or ``opener`` of the in-memory file ``data`` (a video stored in a
+  TFDS record, named by ``filename`` in errors), with a missing or unreadable file reported
+  by name."""
+  if data is None and not osp.isfile(filename):
     raise FileNotFoundError(f"Video file {filename} not found")
   try:
-    return opener(filename)
+    return opener(filename if data is None else io.BytesIO(data))
   except Exception as e:  # pylint: disable=broad-except  # Each backend raises its own types.
     raise VideoDecodeError(f"{backend} cannot open video {filename}: {e}") from e
 
@@ -103,6 +106,14 @@ def decode_jpeg_rgb(data, what: str = "image") -> np.ndarray:
   return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def decode_gray(data, what: str = "image") -> np.ndarray:
+  """Decodes JPEG/PNG bytes to a grayscale uint8 array (flow frames); ValueError if corrupt."""
+  img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+  if img is None:
+    raise ValueError(f"Could not decode {what} ({len(data)} bytes)")
+  return img
+
+
 def _warn_backend(op: str, backend: str) -> None:
   if backend not in ("cv2", None):
     warnings.warn(f"{op}: decoding_backend={backend!r} is not available in vjax; using cv2.")
@@ -110,7 +121,9 @@ def _warn_backend(op: str, backend: str) -> None:
 
 @PIPELINES.register
 class FrameBytesDecode:
-  """Decodes the sampled frames of a TFDS record's ``frames_bytes`` (encoded JPEGs).
+  """Decodes the sampled frames of a TFDS record's ``frames_bytes`` (encoded JPEGs; for
+  ``modality='Flow'``, (x, y) pairs of grayscale JPEGs stacked as 2 channels, as
+  ``RawFrameDecode`` reads flow).
 
   ``frame_inds`` count from ``results['start_index']`` (0 for TFDS records).
   ``frames_bytes`` is dropped afterwards so later ops do not carry it along.
@@ -124,10 +137,14 @@ class FrameBytesDecode:
     frames = results.pop("frames_bytes")
     inds = _frame_inds(results) - results.get("start_index", 0)
     n = len(frames)
+    flow = results.get("modality", "RGB") == "Flow"
 
     def decode_one(i):
       if not 0 <= i < n:
         raise IndexError(f"Frame index {i} out of range for a video with {n} frames")
+      if flow:
+        return np.stack([decode_gray(frames[i][a], f"flow_{'xy'[a]} frame {i}")
+                         for a in (0, 1)], axis=-1)
       return decode_jpeg_rgb(frames[i], f"frame {i}")
 
     return _set_imgs(results, _gather(inds, decode_one))
@@ -232,7 +249,7 @@ class PyAVInit:
 
   def __call__(self, results: dict, rng=None) -> dict:
     filename = results["filename"]
-    container, total = _open_video(filename, "PyAV", _pyav_open)
+    container, total = _open_video(filename, "PyAV", _pyav_open, results.pop("video_bytes", None))
     results["video_reader"] = container
     results["total_frames"] = int(total)
     return results
@@ -445,7 +462,8 @@ class DecordInit:
 
   def __call__(self, results: dict, rng=None) -> dict:
     filename = results["filename"]
-    reader = _open_video(filename, "decord", lambda f: _decord_open(f, self.num_threads))
+    reader = _open_video(filename, "decord", lambda f: _decord_open(f, self.num_threads),
+                         results.pop("video_bytes", None))
     results["video_reader"] = reader
     results["total_frames"] = len(reader)
     return results
@@ -583,6 +601,9 @@ class OpenCVInit:
 
   def __call__(self, results: dict, rng=None) -> dict:
     filename = results["filename"]
+    if "video_bytes" in results:
+      raise ValueError(f"OpenCVInit cannot open {filename}: OpenCV reads files only; decode "
+                       "videos stored in TFDS records with PyAVInit or DecordInit")
     cap, total = _open_video(filename, "OpenCV", _opencv_open)
     results["new_path"] = filename
     results["video_reader"] = cap

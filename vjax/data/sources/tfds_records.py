@@ -21,6 +21,8 @@ import importlib
 import os
 from typing import Callable
 
+import numpy as np
+
 from vjax.data.sources.base import DATASETS
 
 
@@ -63,6 +65,23 @@ def _not_built_message(name: str, config_desc: str, data_dir: str, command: str)
           f"Build it with:\n  {command}\nor pass the data_dir where it was built.")
 
 
+class _TFRecordSource:
+  """Random access to a split stored as TFRecord shards (TFDS's data sources only read
+  ArrayRecord): records by an offset index, decoded as TFDS's own sources decode them."""
+
+  def __init__(self, builder, split: str, decoders):
+    from vjax.data import tfrecord  # pylint: disable=g-import-not-at-top
+    info = builder.info.splits[split]
+    self._features, self._decoders = builder.info.features, decoders
+    self._reader = tfrecord.Reader([os.fspath(p) for p in info.filepaths])
+
+  def __len__(self) -> int:
+    return len(self._reader)
+
+  def __getitem__(self, i: int) -> dict:
+    return self._features.deserialize_example_np(self._reader[i], decoders=self._decoders)
+
+
 @DATASETS.register
 class TFDSDataset:
   """A built TFDS dataset; ``source[i]`` is the builder's adapter applied to record ``i``.
@@ -77,6 +96,7 @@ class TFDSDataset:
     self.name, self.split = name, split
     self.video_key, self.label_key = video_key, label_key
     self._builder_config = builder_config
+    self.multi_class = False
     builder = self._open_builder(name, data_dir, builder_config, prepare)
     if split not in builder.info.splits:
       raise KeyError(f"Split {split!r} not in {name}: available {list(builder.info.splits)}")
@@ -85,8 +105,14 @@ class TFDSDataset:
     self.data_dir_root = str(builder.data_dir_root)
     features = builder.info.features
     label = features[label_key] if label_key in features else None
+    if label is None and "labels" in features:  # multi-label: a multi-hot vector per video
+      label = features["labels"].feature
+      self.multi_class = True
     self.num_classes = getattr(label, "num_classes", None)
     self.class_names = getattr(label, "names", None)
+    # HVU-style tags: per category, as HVUDataset gives them to LoadHVULabel.
+    self.tag_category_nums = ({c: f.feature.num_classes for c, f in features["tags"].items()}
+                              if "tags" in features else None)
     self._adapter_fn = None
     self._source = self._open_source(builder)
     self._len = len(self._source)
@@ -110,6 +136,8 @@ class TFDSDataset:
   def _open_source(self, builder):
     decoders = {k: _skip_decoding_np() for k in self._undecoded()
                 if k in builder.info.features}
+    if builder.info.file_format and builder.info.file_format.value == "tfrecord":
+      return _TFRecordSource(builder, self.split, decoders)
     return builder.as_data_source(self.split, decoders=decoders)
 
   @staticmethod
@@ -165,7 +193,15 @@ class TFDSDataset:
     return self._len
 
   def __getitem__(self, index: int) -> dict:
-    return self._adapter()(self._data_source()[int(index)], int(index))
+    results = self._adapter()(self._data_source()[int(index)], int(index))
+    if self.multi_class and isinstance(results.get("label"), list):
+      onehot = np.zeros(self.num_classes, np.float32)
+      onehot[results["label"]] = 1.0
+      results["label"] = onehot
+    if self.tag_category_nums is not None:
+      results["categories"] = list(self.tag_category_nums)
+      results["category_nums"] = list(self.tag_category_nums.values())
+    return results
 
   def describe(self, index: int) -> str:
     cfg = f"/{self.config_name}" if self.config_name else ""
