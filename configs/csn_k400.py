@@ -16,7 +16,8 @@ width 16, AdamW and 4 epochs; flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 IG65M = ("https://download.openmmlab.com/mmaction/recognition/csn/"
          "ircsn_from_scratch_r152_ig65m_20200807-771c4135.pth")
@@ -54,7 +55,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model()
-  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 32, 2))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, clip_pipelines(dict(type="FrameBytesDecode"), 32, 2), "kinetics400")
+  else:
+    use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 32, 2))
   c.data.videos_per_device = 3
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.000125, momentum=0.9, weight_decay=0.0001)

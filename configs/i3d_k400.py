@@ -15,7 +15,8 @@ epochs; flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 VARIANTS = ("base", "nl")  # the first is the default
 INFLATE = ((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))
@@ -78,7 +79,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model(non_local=NON_LOCAL if variant == "nl" else None)
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001)

@@ -13,7 +13,8 @@ flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 
 
@@ -51,7 +52,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model()
-  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 8, 8))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, clip_pipelines(dict(type="FrameBytesDecode"), 8, 8), "kinetics400")
+  else:
+    use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), 8, 8))
   # MMAction2 builds the val and test datasets with test_mode=True (no effect on their lists).
   c.data.val.test_mode = True
   c.data.test.test_mode = True

@@ -16,7 +16,7 @@ slowfast_multigrid_r50_8x8x1_358e_kinetics400_rgb (with its PreciseBN), and
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_schedule, use_rawframes, use_synthetic, use_tfds)
 
 
 
@@ -79,7 +79,7 @@ def multigrid(c: ml_collections.ConfigDict, lr_steps, total_epochs: int) -> None
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  variant, flags = parse_config_arg(arg, ("4x16", "8x8"), ("synthetic", "multigrid"))
+  variant, flags = parse_config_arg(arg, ("4x16", "8x8"), ("synthetic", "multigrid", "tfds"))
   c = default_config()
   c.data.img_norm_cfg = IMAGENET_NORM
   rate = 1 if variant == "4x16" else 2  # tau and alpha are divided by this
@@ -102,7 +102,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       c.multigrid.warmup_start_lr = 0.0001
     return c
   c.model = model(resample_rate=8 // rate, speed_ratio=8 // rate, fusion_kernel=fusion_kernel)
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.data.workers = 2

@@ -21,7 +21,8 @@ and SlowFast's fast pathway convolve time from their first layer.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, clip_pipelines, default_config, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 VARIANTS = ("4x16", "8x8", "nl")  # the first is the default
 NON_LOCAL_CFG = dict(sub_sample=True, use_scale=True,
@@ -63,7 +64,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                                     flip_label_map=synthetic_flip_label_map()))
     synthetic_schedule(c)
     return c
-  use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), clip_len, frame_interval))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, clip_pipelines(dict(type="FrameBytesDecode"), clip_len, frame_interval),
+             "kinetics400")
+  else:
+    use_rawframes(c, clip_pipelines(dict(type="RawFrameDecode"), clip_len, frame_interval))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.evaluation.interval = 5

@@ -15,7 +15,8 @@ epochs; flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 
 
@@ -58,7 +59,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",

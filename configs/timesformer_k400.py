@@ -18,7 +18,8 @@ leading dot (``backbone.cls_token``), so they exempt nothing, in MMAction2 as in
 import ml_collections
 
 from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 IMG_NORM = dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_bgr=False)
 VIT_B16 = ("https://download.openmmlab.com/mmaction/recognition/timesformer/"
@@ -73,7 +74,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.005, momentum=0.9, weight_decay=1e-4, nesterov=True,

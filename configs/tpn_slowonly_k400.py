@@ -16,7 +16,8 @@ as poorly as slowonly_k400's synthetic run does (see there).
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 
 
@@ -83,7 +84,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.data.workers = 8

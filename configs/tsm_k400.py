@@ -20,7 +20,7 @@ import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
                          synthetic_flip_label_map, synthetic_schedule, tsm_recognizer,
-                         use_rawframes, use_synthetic)
+                         use_rawframes, use_synthetic, use_tfds)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -47,7 +47,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
-  use_rawframes(c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, three_crop_test=False))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, segment_pipelines(dict(type="FrameBytesDecode"), SAMPLE, three_crop_test=False),
+             "kinetics400")
+  else:
+    use_rawframes(c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, three_crop_test=False))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.lr_config = dict(policy="step", step=[20, 40])

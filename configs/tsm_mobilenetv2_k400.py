@@ -16,7 +16,8 @@ groups and 4 epochs; flips swap the left/right motion labels.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
-                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic)
+                         synthetic_flip_label_map, synthetic_schedule, use_rawframes, use_synthetic,
+                         use_tfds)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -62,7 +63,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode"), SAMPLE))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode"), SAMPLE), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode"), SAMPLE))
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",

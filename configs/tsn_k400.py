@@ -15,8 +15,8 @@ trains the synthetic run that way.
 
 import ml_collections
 
-from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg,
-                         use_rawframes, use_synthetic)
+from vjax.config import (IMAGENET_NORM, default_config, format_ops, parse_config_arg, use_rawframes,
+                         use_synthetic, use_tfds)
 
 
 
@@ -68,7 +68,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.log_config.interval = 10
     return c
   c.model = model()
-  use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "kinetics400")
+  else:
+    use_rawframes(c, pipelines(dict(type="RawFrameDecode")))
   c.data.videos_per_device = 32
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=0.0001)

@@ -263,6 +263,19 @@ def use_rawframes(c: ml_collections.ConfigDict, pipelines, root: str = "data/kin
   c.data.test = dict(ds("val"), pipeline=test)
 
 
+def use_tfds(c: ml_collections.ConfigDict, pipelines, name: str,
+             builder_config: str = "frames_256", data_dir: str = "",
+             splits: tuple[str, str, str] = ("train", "val", "val")) -> None:
+  """A dataset built by ``python -m vjax.tools.build_dataset NAME`` (or ``tfds build``) from
+  the user's download: ``data.{train,val,test}`` read split ``splits[i]`` of TFDS dataset
+  ``name``/``builder_config`` under ``data_dir`` ('' = $TFDS_DATA_DIR or
+  ~/tensorflow_datasets). ``frames_*`` configs decode with ``FrameBytesDecode``; ``video*``
+  configs with ``PyAVInit``/``DecordInit``."""
+  for split, key, pipeline in zip(splits, ("train", "val", "test"), pipelines):
+    c.data[key] = dict(type="TFDSDataset", name=name, split=split, data_dir=data_dir,
+                       builder_config=builder_config, pipeline=pipeline)
+
+
 def use_annotation_lists(c: ml_collections.ConfigDict, pipelines, *, data_root: str,
                          data_root_val: str, ann_file_train: str, ann_file_val: str,
                          ann_file_test: str | None = None,
@@ -286,7 +299,7 @@ class ConfigArg(NamedTuple):
 
 
 def parse_config_arg(arg: str, variants: Sequence[str] = (),
-                     flags: Sequence[str] = ("synthetic",)) -> ConfigArg:
+                     flags: Sequence[str] = ("synthetic", "tfds")) -> ConfigArg:
   """``'8x8,synthetic'`` -> ``ConfigArg('8x8', {'synthetic'})`` for ``get_config(arg)``.
 
   ``variants`` are alternative experiments of one config file (at most one per argument;

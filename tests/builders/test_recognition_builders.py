@@ -11,35 +11,10 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from tests.builders.conftest import colour, corrupt_video, make_frames, make_video
+from tests.builders.conftest import TRAIN, colour
 from vjax.data.ops_decode import FrameBytesDecode, PyAVDecode, PyAVInit
 from vjax.data.sources.tfds_records import TFDSDataset
 from vjax.tools import build_dataset
-
-# train: 3 good videos, one corrupt, one listed but absent; val: one video, one frame folder.
-TRAIN = {"jump_rope/a.mp4": (0, 8, 0), "jump_rope/b.mp4": (0, 6, 1), "run/c.mp4": (1, 10, 2)}
-VAL = {"run/d.mp4": (1, 7, 3)}
-VAL_FRAMES = {"frames/e": (0, 6, 4)}
-
-
-@pytest.fixture(scope="module")
-def manual_dir(tmp_path_factory) -> str:
-  root = str(tmp_path_factory.mktemp("download"))
-  data = osp.join(root, "data")
-  for rel, (_, n, seed) in {**TRAIN, **VAL}.items():
-    make_video(osp.join(data, rel), num_frames=n, seed=seed)
-  for rel, (_, n, seed) in VAL_FRAMES.items():
-    make_frames(osp.join(data, rel), num_frames=n, seed=seed)
-  corrupt_video(osp.join(data, "run/bad.mp4"))
-  with open(osp.join(root, "train_list_videos.txt"), "w") as f:
-    for rel, (label, _, _) in TRAIN.items():
-      f.write(f"{rel} {label}\n")
-    f.write("run/bad.mp4 1\nrun/missing.mp4 1\n")
-  with open(osp.join(root, "val_list_videos.txt"), "w") as f:
-    f.write("run/d.mp4 1\n")
-  with open(osp.join(root, "classes.txt"), "w") as f:
-    f.write("jump rope\nrun\n")
-  return root
 
 
 def _rawframe_dir(manual_dir: str, tmp: str) -> str:
@@ -52,18 +27,6 @@ def _rawframe_dir(manual_dir: str, tmp: str) -> str:
   with open(osp.join(root, "val_list_rawframes.txt"), "w") as f:
     f.write("frames/e 6 0\n")
   return root
-
-
-@pytest.fixture(scope="module")
-def built(manual_dir, tmp_path_factory) -> dict[str, str]:
-  """frames_340x256 in both formats (one process each), built once for the module."""
-  out = {}
-  for fmt in ("array_record", "tfrecord"):
-    data_dir = str(tmp_path_factory.mktemp(fmt))
-    build_dataset.build("mmaction_list", manual_dir, data_dir, "frames_340x256", fmt,
-                        num_workers=1, samples_per_shard=2)
-    out[fmt] = data_dir
-  return out
 
 
 def _decode(results: dict) -> np.ndarray:

@@ -108,14 +108,22 @@ class OfficialRecognitionBuilder(RecognitionBuilder, skip_registration=True):
   ANNOTATIONS = ("annotations", ".")
   MEDIA: dict[str, tuple[str, ...]] = {}
   MEDIA_KIND = "videos"
+  INDEX_OPTIONS: dict = {}
   DEFAULT_FPS: float | None = None
+
+  def parse_options(self) -> dict:
+    split = getattr(self.builder_config, "split", 1)
+    return dict(self.PARSE_OPTIONS, **({"split": split} if split != 1 else {}))
+
+  def label_of(self, entry):
+    return entry.label
 
   def official(self, manual_dir: str):
     from vjax.data import official_annotations  # pylint: disable=g-import-not-at-top
     for sub in self.ANNOTATIONS:
       folder = osp.join(manual_dir, sub)
       if osp.isdir(folder) and (sub != "." or not osp.isdir(osp.join(manual_dir, "annotations"))):
-        return official_annotations.parse(self.DATASET, folder, **self.PARSE_OPTIONS)
+        return official_annotations.parse(self.DATASET, folder, **self.parse_options())
     raise FileNotFoundError(f"{manual_dir} has no annotations folder; see the builder's "
                             "MANUAL_DOWNLOAD_INSTRUCTIONS")
 
@@ -130,10 +138,15 @@ class OfficialRecognitionBuilder(RecognitionBuilder, skip_registration=True):
         print(f"vjax: {self.name}: no media folder for split {split!r} (looked for "
               f"{', '.join(self.MEDIA.get(split, ())) or 'none'} in {manual_dir}); split left out")
         continue
-      index = official_annotations.MediaIndex(folder, kind=self.MEDIA_KIND)
-      plan[split] = [enc.Sample(video_id=e.video_id, path=index.find(e), label=e.label,
-                                start=e.start, end=e.end, fps=self.DEFAULT_FPS)
-                     for e in entries]
+      index = official_annotations.MediaIndex(folder, kind=self.MEDIA_KIND, **self.INDEX_OPTIONS)
+      samples = []
+      for e in entries:
+        # The sample's own file, or the longer video holding it (FineGYM's event clips,
+        # untrimmed YouTube videos) with its seconds inside that video.
+        path, start, end = index.find_clip(e) or (None, e.start, e.end)
+        samples.append(enc.Sample(video_id=e.video_id, path=path, label=self.label_of(e),
+                                  start=start, end=end, fps=self.DEFAULT_FPS))
+      plan[split] = samples
     if not plan:
       raise FileNotFoundError(f"{manual_dir}: none of {self.name}'s media folders is there; see "
                               "the builder's MANUAL_DOWNLOAD_INSTRUCTIONS")

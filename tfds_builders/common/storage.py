@@ -32,6 +32,7 @@ class StorageConfig(tfds.core.BuilderConfig):
   size: tuple[int, int] | None = None
   dense: bool = False
   jpeg_quality: int = 95
+  split: int = 1  # the official train/test split (UCF101 and HMDB51 have three)
 
 
 def frames_config(short_side: int | None = None, size: tuple[int, int] | None = None,
@@ -55,6 +56,20 @@ FRAME_CONFIGS = [frames_config(256), frames_config(320), frames_config(size=(340
 FLOW_CONFIGS = [frames_config(storage=FLOW), frames_config(size=(340, 256), storage=FLOW)]
 # What a video-classification builder offers; the first is its default.
 RECOGNITION_CONFIGS = FRAME_CONFIGS + VIDEO_CONFIGS + FLOW_CONFIGS
+# Released as frame folders only (Something-Something V1, Jester): no video configs.
+FRAME_FOLDER_CONFIGS = FRAME_CONFIGS + FLOW_CONFIGS
+
+
+def with_official_splits(configs: list[StorageConfig], count: int) -> list[StorageConfig]:
+  """Each config for official splits 1..count: ``frames_256`` is split 1, ``frames_256_split2``
+  split 2 (UCF101, HMDB51)."""
+  out = []
+  for split in range(1, count + 1):
+    for c in configs:
+      out.append(dataclasses.replace(
+          c, name=c.name if split == 1 else f"{c.name}_split{split}", split=split,
+          description=f"{c.description}; official split {split}"))
+  return out
 AUDIO_CONFIGS = [StorageConfig(name="audio_feature", storage=AUDIO_FEATURE,
                                description="log-mel spectrogram features, (time, bins) float32")]
 
