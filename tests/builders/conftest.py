@@ -8,6 +8,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
+from tests.media_fixtures import flat, write_video
 from vjax.tools import build_dataset
 
 
@@ -18,21 +19,10 @@ def colour(i: int, seed: int = 0) -> tuple[int, int, int]:
 
 
 def make_video(path: str, num_frames: int = 8, seed: int = 0, size=(24, 32), fps: int = 10,
-               ext_codec: str = "mpeg4") -> str:
-  """Writes a video of flat-coloured frames (``colour(i, seed)``) with PyAV."""
-  import av  # pylint: disable=g-import-not-at-top
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with av.open(path, "w") as out:
-    stream = out.add_stream(ext_codec, rate=fps)
-    stream.height, stream.width = size
-    stream.pix_fmt = "yuv420p"
-    for i in range(num_frames):
-      frame = np.empty(size + (3,), np.uint8)
-      frame[:] = colour(i, seed)
-      for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-        out.mux(packet)
-    for packet in stream.encode():
-      out.mux(packet)
+               codec: str = "mpeg4") -> str:
+  """Writes a video of flat-coloured frames (``colour(i, seed)``)."""
+  write_video(path, [flat(colour(i, seed), *size) for i in range(num_frames)], fps=fps,
+              codec=codec)
   return path
 
 

@@ -359,11 +359,17 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-  """float32 (n_mels, 1 + n_fft // 2): librosa.filters.mel's default bank (Slaney scale and
-  area normalisation, 0 Hz to sample_rate / 2), rounded to float32 where librosa rounds."""
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
+                   fmax: float | None = None) -> np.ndarray:
+  """float32 (n_mels, 1 + n_fft // 2): librosa.filters.mel's bank (Slaney scale and area
+  normalisation) over [fmin, fmax] Hz (default 0 to sample_rate / 2), rounded to float32
+  where librosa rounds."""
+  fmax = sample_rate / 2 if fmax is None else fmax
+  if not 0 <= fmin < fmax <= sample_rate / 2:
+    raise ValueError(f"mel_filterbank: need 0 <= fmin < fmax <= {sample_rate / 2}, got "
+                     f"{fmin}, {fmax}")
   freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-  edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_mels + 2))
+  edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
   widths = np.diff(edges)
   offsets = edges[:, None] - freqs[None, :]
   rising = -offsets[:-2] / widths[:-1, None]
