@@ -1,5 +1,5 @@
-"""``TFDSDataset``: a built TFDS dataset read through ``tfds.data_source`` (ArrayRecord random
-access).
+"""``TFDSDataset``: a built TFDS dataset read by random access: ArrayRecord through
+``tfds.data_source``, TFRecord through an offset index (``vjax.data.tfrecord``).
 
 How a record becomes a results dict belongs to the dataset's builder, not to this reader: a
 vjax builder package ``tfds_builders.<name>`` may define
