@@ -32,3 +32,23 @@ def test_two_steps_from_a_built_dataset(built, file_format, tmp_path):
   losses = [r["train/loss"] for r in logs if "train/loss" in r]
   assert len(losses) == 2 and all(0 < l < 100 for l in losses)  # two real, finite steps
   assert any("val/top1_acc" in r for r in logs)
+
+
+K400_CONFIGS = ["csn_k400", "i3d_k400", "r2plus1d_k400", "slowfast_k400", "slowonly_k400",
+                "tanet_k400", "timesformer_k400", "tpn_slowonly_k400", "tsm_k400",
+                "tsm_mobilenetv2_k400", "tsn_k400"]
+
+
+@pytest.mark.parametrize("name", K400_CONFIGS)
+def test_kinetics_configs_read_the_built_dataset_with_the_tfds_flag(name):
+  full, tfds = (load_config(f"{ROOT}/configs/{name}.py{arg}") for arg in ("", ":tfds"))
+  for split in ("train", "val", "test"):
+    ds = tfds.data[split]
+    assert (ds.type, ds.name, ds.builder_config) == ("TFDSDataset", "kinetics400", "frames_256")
+    assert ds.split == ("train" if split == "train" else "val")
+    ops = [op["type"] for op in ds.pipeline]
+    assert "FrameBytesDecode" in ops and "RawFrameDecode" not in ops
+    # The same experiment otherwise: the rawframe pipeline with its decode op swapped.
+    assert ops == [("FrameBytesDecode" if op["type"] == "RawFrameDecode" else op["type"])
+                   for op in full.data[split].pipeline]
+  assert tfds.model.to_dict() == full.model.to_dict()
