@@ -158,3 +158,26 @@ def test_build_command_errors_name_the_problem(manual_dir, tmp_path, capsys):
   with pytest.raises(SystemExit, match="no train_list.txt or val_list.txt"):
     build_dataset.main(["mmaction_list", f"--manual_dir={empty}",
                         f"--data_dir={tmp_path / 'x'}"])
+
+
+def test_tfds_build_command_runs_the_same_build(manual_dir, tmp_path):
+  """``tfds build tfds_builders/<name>`` (TFDS's command line, which imports TensorFlow, Apache
+  Beam and mlcroissant: `pip install '.[tf]'`) goes through the same parallel, resumable
+  writer."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  for module in ("tensorflow", "apache_beam", "mlcroissant"):
+    if importlib.util.find_spec(module) is None:
+      pytest.skip(f"TFDS's command line needs {module} (pip install '.[tf]')")
+  tfds_cli = shutil.which("tfds", path=osp.dirname(sys.executable))
+  data_dir = str(tmp_path / "d")
+  p = subprocess.run([tfds_cli, "build", "tfds_builders/mmaction_list", f"--manual_dir={manual_dir}",
+                      f"--data_dir={data_dir}", "--config=frames_320", "--file_format=tfrecord"],
+                     cwd=osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                     capture_output=True, text=True, timeout=600)
+  assert p.returncode == 0, p.stderr[-3000:]
+  assert "vjax: train: 3 videos written; skipped 1 corrupt, 1 missing" in p.stdout
+  ds = TFDSDataset("mmaction_list", "train", data_dir, builder_config="frames_320")
+  assert sorted(ds[i]["video_id"] for i in range(len(ds))) == sorted(TRAIN)
