@@ -181,3 +181,16 @@ def test_tfds_build_command_runs_the_same_build(manual_dir, tmp_path):
   assert "vjax: train: 3 videos written; skipped 1 corrupt, 1 missing" in p.stdout
   ds = TFDSDataset("mmaction_list", "train", data_dir, builder_config="frames_320")
   assert sorted(ds[i]["video_id"] for i in range(len(ds))) == sorted(TRAIN)
+
+
+def test_videos_shorter_than_min_frames_are_skipped_as_too_short(manual_dir, tmp_path):
+  data_dir = str(tmp_path / "d")
+  build_dataset.main(["mmaction_list", f"--manual_dir={manual_dir}", f"--data_dir={data_dir}",
+                      "--config=video", "--min_frames=9", "--num_workers=1"])
+  ds = TFDSDataset("mmaction_list", "train", data_dir, builder_config="video")
+  assert [ds[i]["video_id"] for i in range(len(ds))] == ["run/c.mp4"]  # 10 frames; a 8, b 6
+  with open(osp.join(data_dir, "mmaction_list", "video", "1.0.0", "build_summary.json")) as f:
+    skipped = json.load(f)["train"]["skipped"]
+  assert sorted(s["video_id"] for s in skipped["too_short"]["samples"]) == [
+      "jump_rope/a.mp4", "jump_rope/b.mp4"]
+  assert skipped["missing"]["count"] == skipped["corrupt"]["count"] == 1
