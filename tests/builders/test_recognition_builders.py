@@ -194,3 +194,24 @@ def test_videos_shorter_than_min_frames_are_skipped_as_too_short(manual_dir, tmp
   assert sorted(s["video_id"] for s in skipped["too_short"]["samples"]) == [
       "jump_rope/a.mp4", "jump_rope/b.mp4"]
   assert skipped["missing"]["count"] == skipped["corrupt"]["count"] == 1
+
+
+def test_flow_configs_store_x_and_y_frames_decoded_as_two_channels(tmp_path):
+  import cv2  # pylint: disable=g-import-not-at-top
+  root = tmp_path / "download"
+  folder = root / "data" / "v1"
+  folder.mkdir(parents=True)
+  for i in range(1, 5):  # flat x = 10 * i + 50, y = 200 - 10 * i
+    cv2.imwrite(str(folder / f"flow_x_{i:05d}.jpg"), np.full((24, 32), 10 * i + 50, np.uint8))
+    cv2.imwrite(str(folder / f"flow_y_{i:05d}.jpg"), np.full((24, 32), 200 - 10 * i, np.uint8))
+    cv2.imwrite(str(folder / f"img_{i:05d}.jpg"), np.zeros((24, 32, 3), np.uint8))
+  (root / "train_list_rawframes.txt").write_text("v1 4 0\n")
+  build_dataset.build("mmaction_list", str(root), str(tmp_path / "d"), "flow_original",
+                      num_workers=1)
+  r = TFDSDataset("mmaction_list", "train", str(tmp_path / "d"), builder_config="flow_original")[0]
+  assert r["modality"] == "Flow" and r["total_frames"] == 4
+  imgs = _decode(r)
+  assert imgs.shape == (4, 24, 32, 2)
+  for i in range(4):
+    np.testing.assert_allclose(imgs[i].reshape(-1, 2).mean(0), (10 * (i + 1) + 50,
+                                                                  200 - 10 * (i + 1)), atol=2)
