@@ -9,17 +9,9 @@ import random
 
 import pytest
 
+from tests.data.test_official_annotations import _write
 from vjax.data.sources.annotation_lists import RawframeDataset, VideoDataset
 from vjax.tools import anno_txt2json, build_file_list
-
-
-def _write(root, files: dict[str, str | object]) -> str:
-  for name, content in files.items():
-    path = os.path.join(root, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-      f.write(content if isinstance(content, str) else json.dumps(content))
-  return str(root)
 
 
 def _touch(root, *names):

@@ -39,8 +39,10 @@ class RecognitionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
     return epath.Path(inspect.getfile(cls))
 
-  def categories(self) -> dict[str, list[str]] | None:
-    """HVU-style tag categories (name -> tag names); None for class-labelled datasets."""
+  def categories(self) -> dict[str, list[str] | None] | None:
+    """HVU-style tag categories (name -> tag names); None for class-labelled datasets. Before
+    the download is read (``_info``) a category's tag names may be None: they are set when
+    the build reads them (``plan``)."""
     return None
 
   def plan(self, manual_dir: str) -> tuple[list[str], dict[str, list[enc.Sample]]]:
@@ -60,7 +62,7 @@ class RecognitionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
   def _planned(self, manual_dir) -> tuple[list[str], dict[str, list[enc.Sample]]]:
     class_names, plan = self.plan(str(manual_dir))
-    st.set_class_names(self.info.features, class_names)
+    st.set_class_names(self.info.features, class_names, self.categories())
     return class_names, {s: shards.samples_of(v) for s, v in plan.items()}
 
   def _download_and_prepare(self, dl_manager, download_config) -> None:

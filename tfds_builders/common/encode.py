@@ -123,8 +123,8 @@ def encode(sample: Sample, cfg: st.StorageConfig, min_frames: int = 1) -> dict:
     xs, ys = folder_frames(path, "flow_x_"), folder_frames(path, "flow_y_")
     if len(xs) != len(ys):
       raise Skip("corrupt", f"{path}: {len(xs)} flow_x frames but {len(ys)} flow_y frames")
-    ex.update(flow_x=[b for b in _read_folder(xs, cfg, gray=True)],
-              flow_y=[b for b in _read_folder(ys, cfg, gray=True)], fps=np.float32(fps))
+    ex.update(flow_x=_read_folder(xs, cfg, gray=True), flow_y=_read_folder(ys, cfg, gray=True),
+              fps=np.float32(fps))
     n = len(xs)
   elif osp.isdir(path):  # extracted frames (SthV1, Jester, MMAction2 rawframes)
     files = folder_frames(path, "img_") or folder_frames(path)

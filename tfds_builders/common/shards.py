@@ -40,7 +40,7 @@ class Layout:
 
   def features(self):
     feats = st.features(self.config, self.label_kind, self.categories)
-    st.set_class_names(feats, self.class_names)
+    st.set_class_names(feats, self.class_names, self.categories)
     return feats
 
 

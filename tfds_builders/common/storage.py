@@ -91,7 +91,9 @@ def features(storage: StorageConfig, label_kind: str = SINGLE,
   elif storage.storage == VIDEO:
     feats["video_bytes"] = tfds.features.Tensor(shape=(), dtype=np.object_)
   elif storage.storage == AUDIO_FEATURE:
-    feats["audio_feature"] = tfds.features.Tensor(shape=(None, None), dtype=np.float32)
+    # TFDS stores a tensor with two unknown dimensions only encoded (time and bins vary).
+    feats["audio_feature"] = tfds.features.Tensor(shape=(None, None), dtype=np.float32,
+                                                  encoding="zlib")
   else:
     raise ValueError(f"unknown storage {storage.storage!r}")
   if label_kind == SINGLE:
@@ -99,20 +101,29 @@ def features(storage: StorageConfig, label_kind: str = SINGLE,
   elif label_kind == MULTI:
     feats["labels"] = tfds.features.Sequence(tfds.features.ClassLabel())
   elif label_kind == TAGS:
+    # Tag names may be unknown when the builder's info is made (before the download is read):
+    # a category mapped to None gets its names from ``set_class_names`` at build time.
     feats["tags"] = tfds.features.FeaturesDict({
-        c: tfds.features.Sequence(tfds.features.ClassLabel(names=names))
+        c: tfds.features.Sequence(tfds.features.ClassLabel(
+            names=None if names is None else list(names)))
         for c, names in (categories or {}).items()})
   else:
     raise ValueError(f"unknown label kind {label_kind!r}")
   return tfds.features.FeaturesDict(feats)
 
 
-def set_class_names(feats: tfds.features.FeaturesDict, class_names: list[str]) -> None:
-  """Names the classes (once per build; TFDS refuses a second, different list)."""
+def set_class_names(feats: tfds.features.FeaturesDict, class_names: list[str],
+                    categories: dict[str, list[str] | None] | None = None) -> None:
+  """Names the classes, or for HVU-style tags each category's tags (once per build; TFDS
+  refuses a second, different list)."""
   if "label" in feats:
     feats["label"].names = list(class_names)
   elif "labels" in feats:
     feats["labels"].feature.names = list(class_names)
+  elif "tags" in feats:
+    for c, names in (categories or {}).items():
+      if names is not None and c in feats["tags"]:
+        feats["tags"][c].feature.names = list(names)
 
 
 def class_names_of(feats) -> list[str] | None:

@@ -12,6 +12,7 @@ class Gym288(Gym99):
   MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Put in manual_dir:
   annotations/: the FineGYM annotation json and gym288_train_element_v1.0.txt,
-    gym288_val_element.txt (or gym288_train.txt / gym288_val.txt).
+    gym288_val_element.txt (or gym288_train.txt / gym288_val.txt), and optionally
+    gym288_categories.txt (class names; without it 0..287).
   events/: the event clips `<youtube_id>_E_<start>_<end>.mp4`; or subactions/, or videos/.
 """

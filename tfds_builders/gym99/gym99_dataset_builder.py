@@ -17,7 +17,8 @@ class Gym99(base.OfficialRecognitionBuilder):
 Put in manual_dir:
   annotations/: the FineGYM annotation json (annotation.json or
     finegym_annotation_info_v1.0/v1.1.json) and the element lists gym99_train_element_v1.0.txt,
-    gym99_val_element.txt (or MMAction2's gym99_train.txt / gym99_val.txt).
+    gym99_val_element.txt (or MMAction2's gym99_train.txt / gym99_val.txt), and optionally
+    gym99_categories.txt (FineGYM's class names; without it the classes are named 0..98).
   events/: the event clips `<youtube_id>_E_<start>_<end>.mp4` (MMAction2's trim_event.py output);
     subactions are cut from them at build time. Trimmed subactions in subactions/, or whole
     videos in videos/, are used when events/ is absent.
