@@ -20,7 +20,8 @@ AdamW and 5 epochs.
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, synthetic_schedule, use_annotation_lists
+from vjax.config import (default_config, parse_config_arg, synthetic_schedule, use_annotation_lists,
+                         use_tfds)
 
 VARIANTS = ("r50", "r18")  # the first is the default
 
@@ -81,12 +82,16 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, epochs=5, eval_interval=1)
     return c
   c.model = model(variant)
-  use_annotation_lists(
-      c, pipelines(test_clips=10 if variant == "r50" else 1),
-      dataset_type="AudioFeatureDataset", data_root="data/kinetics400/audio_feature_train",
-      data_root_val="data/kinetics400/audio_feature_val",
-      ann_file_train="data/kinetics400/kinetics400_train_list_audio_feature.txt",
-      ann_file_val="data/kinetics400/kinetics400_val_list_audio_feature.txt")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset kinetics400_audio_feature`
+    use_tfds(c, pipelines(test_clips=10 if variant == "r50" else 1), "kinetics400_audio_feature",
+             builder_config="audio_feature")
+  else:
+    use_annotation_lists(
+        c, pipelines(test_clips=10 if variant == "r50" else 1),
+        dataset_type="AudioFeatureDataset", data_root="data/kinetics400/audio_feature_train",
+        data_root_val="data/kinetics400/audio_feature_val",
+        ann_file_train="data/kinetics400/kinetics400_train_list_audio_feature.txt",
+        ann_file_val="data/kinetics400/kinetics400_val_list_audio_feature.txt")
   c.data.workers = 2
   c.total_epochs = 100
   c.evaluation.interval = 5

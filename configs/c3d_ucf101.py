@@ -18,7 +18,7 @@ import ml_collections
 
 from vjax.config import (default_config, flip_op, format_ops, parse_config_arg,
                          synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
-                         use_synthetic)
+                         use_synthetic, use_tfds)
 
 IMG_NORM = dict(mean=[104, 117, 128], std=[1, 1, 1], to_bgr=False)
 VARIANTS = ("split1", "split2", "split3")  # the first is the default
@@ -67,11 +67,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     return c
   split = variant[-1]
   c.model = model()
-  use_annotation_lists(
-      c, pipelines(dict(type="RawFrameDecode")), data_root="data/ucf101/rawframes",
-      data_root_val="data/ucf101/rawframes",
-      ann_file_train=f"data/ucf101/ucf101_train_split_{split}_rawframes.txt",
-      ann_file_val=f"data/ucf101/ucf101_val_split_{split}_rawframes.txt")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset ucf101`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "ucf101",
+             builder_config="frames_256" if split == "1" else f"frames_256_split{split}")
+  else:
+    use_annotation_lists(
+        c, pipelines(dict(type="RawFrameDecode")), data_root="data/ucf101/rawframes",
+        data_root_val="data/ucf101/rawframes",
+        ann_file_train=f"data/ucf101/ucf101_train_split_{split}_rawframes.txt",
+        ann_file_val=f"data/ucf101/ucf101_val_split_{split}_rawframes.txt")
   c.data.videos_per_device = 30
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", lr=0.001, momentum=0.9, weight_decay=0.0005)

@@ -17,7 +17,7 @@ import functools
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
-                         tsm_recognizer, use_annotation_lists, use_synthetic)
+                         tsm_recognizer, use_annotation_lists, use_synthetic, use_tfds)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 # No flips (Something-Something labels name directions), MultiScaleCrop's default 5 fixed crops,
@@ -51,12 +51,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.log_config.interval = 10
     return c
   c.model = model()
-  use_annotation_lists(
-      c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, **TIN_CROPS),
-      data_root="data/sthv1/rawframes",
-      data_root_val="data/sthv1/rawframes",
-      ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
-      ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt", filename_tmpl="{:05}.jpg")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset sthv1`
+    use_tfds(c, segment_pipelines(dict(type="FrameBytesDecode"), SAMPLE, **TIN_CROPS), "sthv1")
+  else:
+    use_annotation_lists(
+        c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, **TIN_CROPS),
+        data_root="data/sthv1/rawframes",
+        data_root_val="data/sthv1/rawframes",
+        ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
+        ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt", filename_tmpl="{:05}.jpg")
   c.data.videos_per_device = 6
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",

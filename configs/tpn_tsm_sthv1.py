@@ -19,7 +19,7 @@ import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, flip_op, format_ops, parse_config_arg,
                          synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
-                         use_synthetic)
+                         use_synthetic, use_tfds)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -86,11 +86,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c)
     return c
   c.model = model()
-  use_annotation_lists(
-      c, pipelines(dict(type="RawFrameDecode"), SAMPLE), data_root="data/sthv1/rawframes",
-      data_root_val="data/sthv1/rawframes",
-      ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
-      ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset sthv1`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode"), SAMPLE), "sthv1")
+  else:
+    use_annotation_lists(
+        c, pipelines(dict(type="RawFrameDecode"), SAMPLE), data_root="data/sthv1/rawframes",
+        data_root_val="data/sthv1/rawframes",
+        ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
+        ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt")
   c.data.videos_per_device = 8
   c.data.test_videos_per_device = 1
   c.data.workers = 8

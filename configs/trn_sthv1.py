@@ -17,7 +17,7 @@ import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
                          synthetic_flip_label_map, synthetic_schedule, use_annotation_lists,
-                         use_synthetic)
+                         use_synthetic, use_tfds)
 
 # Something-Something V1 classes that a horizontal flip turns into each other.
 STHV1_FLIP_LABEL_MAP = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
@@ -62,11 +62,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=False))
     return c
   c.model = model()
-  use_annotation_lists(
-      c, pipelines(dict(type="RawFrameDecode"), STHV1_FLIP_LABEL_MAP),
-      data_root="data/sthv1/rawframes", data_root_val="data/sthv1/rawframes",
-      ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
-      ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt", filename_tmpl="{:05}.jpg")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset sthv1`
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode"), STHV1_FLIP_LABEL_MAP), "sthv1")
+  else:
+    use_annotation_lists(
+        c, pipelines(dict(type="RawFrameDecode"), STHV1_FLIP_LABEL_MAP),
+        data_root="data/sthv1/rawframes", data_root_val="data/sthv1/rawframes",
+        ann_file_train="data/sthv1/sthv1_train_list_rawframes.txt",
+        ann_file_val="data/sthv1/sthv1_val_list_rawframes.txt", filename_tmpl="{:05}.jpg")
   c.data.videos_per_device = 16
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",

@@ -17,7 +17,8 @@ import functools
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, segment_pipelines,
-                         synthetic_schedule, tsm_recognizer, use_annotation_lists, use_synthetic)
+                         synthetic_schedule, tsm_recognizer, use_annotation_lists, use_synthetic,
+                         use_tfds)
 
 SAMPLE = dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8)
 SYNTHETIC_SAMPLE = dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8,
@@ -42,13 +43,18 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     synthetic_schedule(c, constructor="TSMOptimizerConstructor", paramwise_cfg=dict(fc_lr5=True))
     return c
   c.model = model()
-  use_annotation_lists(
-      c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, flip=False,
-                           test_sample=dict(SAMPLE, test_mode=True, twice_sample=True)),
-      data_root="data/sthv2/rawframes",
-      data_root_val="data/sthv2/rawframes",
-      ann_file_train="data/sthv2/sthv2_train_list_rawframes.txt",
-      ann_file_val="data/sthv2/sthv2_val_list_rawframes.txt")
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset sthv2`
+    use_tfds(c, segment_pipelines(dict(type="FrameBytesDecode"), SAMPLE, flip=False,
+                                   test_sample=dict(SAMPLE, test_mode=True, twice_sample=True)),
+             "sthv2")
+  else:
+    use_annotation_lists(
+        c, segment_pipelines(dict(type="RawFrameDecode"), SAMPLE, flip=False,
+                             test_sample=dict(SAMPLE, test_mode=True, twice_sample=True)),
+        data_root="data/sthv2/rawframes",
+        data_root_val="data/sthv2/rawframes",
+        ann_file_train="data/sthv2/sthv2_train_list_rawframes.txt",
+        ann_file_val="data/sthv2/sthv2_val_list_rawframes.txt")
   c.data.videos_per_device = 6
   c.data.test_videos_per_device = 1
   c.lr_config = dict(policy="step", step=[20, 40])

@@ -14,8 +14,7 @@ kinds) on a CPU and also reports ``mean_average_precision``.
 import ml_collections
 
 from vjax.config import (IMAGENET_NORM, default_config, parse_config_arg, synthetic_schedule,
-                         use_synthetic,
-                         tsn_recognizer, use_annotation_lists)
+                         tsn_recognizer, use_annotation_lists, use_synthetic, use_tfds)
 
 NUM_CLASSES = 313
 
@@ -69,12 +68,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     return c
   c.model = model()
   decode = dict(type="DecordDecode")
-  use_annotation_lists(
-      c, pipelines(decode, init=dict(type="DecordInit")), dataset_type="VideoDataset",
-      data_root="data/mmit/videos", data_root_val="/data/mmit/videos",
-      ann_file_train="data/mmit/mmit_train_list_videos.txt",
-      ann_file_val="data/mmit/mmit_val_list_videos.txt", multi_class=True,
-      num_classes=NUM_CLASSES)
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset mmit` (multi-hot labels)
+    use_tfds(c, pipelines(dict(type="FrameBytesDecode")), "mmit")
+  else:
+    use_annotation_lists(
+        c, pipelines(decode, init=dict(type="DecordInit")), dataset_type="VideoDataset",
+        data_root="data/mmit/videos", data_root_val="/data/mmit/videos",
+        ann_file_train="data/mmit/mmit_train_list_videos.txt",
+        ann_file_val="data/mmit/mmit_val_list_videos.txt", multi_class=True,
+        num_classes=NUM_CLASSES)
   c.data.videos_per_device = 16
   c.data.test_videos_per_device = 1
   c.optimizer = dict(type="SGD", constructor="TSMOptimizerConstructor",

@@ -52,3 +52,23 @@ def test_kinetics_configs_read_the_built_dataset_with_the_tfds_flag(name):
     assert ops == [("FrameBytesDecode" if op["type"] == "RawFrameDecode" else op["type"])
                    for op in full.data[split].pipeline]
   assert tfds.model.to_dict() == full.model.to_dict()
+
+
+@pytest.mark.parametrize("arg,name,builder_config,first_ops", [
+    ("tsm_sthv2.py:tfds", "sthv2", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("tin_sthv1.py:tfds", "sthv1", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("trn_sthv1.py:tfds", "sthv1", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("tpn_tsm_sthv1.py:tfds", "sthv1", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("c3d_ucf101.py:tfds", "ucf101", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("c3d_ucf101.py:split3,tfds", "ucf101", "frames_256_split3",
+     ["SampleFrames", "FrameBytesDecode"]),
+    ("tsn_mmit.py:tfds", "mmit", "frames_256", ["SampleFrames", "FrameBytesDecode"]),
+    ("audio_k400.py:tfds", "kinetics400_audio_feature", "audio_feature", ["LoadAudioFeature"]),
+])
+def test_other_recognition_configs_read_their_builders(arg, name, builder_config, first_ops):
+  c = load_config(f"{ROOT}/configs/{arg}")
+  for split in ("train", "val", "test"):
+    ds = c.data[split]
+    assert (ds.type, ds.name, ds.builder_config) == ("TFDSDataset", name, builder_config)
+    ops = [op["type"] for op in ds.pipeline]
+    assert ops[:len(first_ops)] == first_ops and "RawFrameDecode" not in ops
