@@ -1,14 +1,19 @@
-"""Hand-worked cases for vjax.evaluation.localization (answers derived on paper)."""
+"""vjax.evaluation.localization: hand-worked cases (answers derived on paper) and, for the
+ActivityNetDataset.evaluate layer and the localization evaluators, parity with MMAction2 0.24.1
+(tests/golden/localization, tests/reference/make_golden_localization.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vjax.evaluation import (ActivityNetLocalization, average_precision_at_temporal_iou,
-                             average_recall_at_avg_proposals, interpolated_precision_recall,
+from vjax.evaluation import (ActivityNetLocalization, assign_top1_labels,
+                             average_precision_at_temporal_iou, average_recall_at_avg_proposals,
+                             detection_map, evaluate_proposals, interpolated_precision_recall,
                              pairwise_temporal_iou)
 
 
@@ -131,3 +136,132 @@ def test_activitynet_localization_by_hand(tmp_path):
     ActivityNetLocalization(str(tmp_path / 'gt.json'), str(tmp_path / 'pred.json'))
   with pytest.raises(IOError):
     ActivityNetLocalization(None, str(tmp_path / 'pred.json'))
+
+
+# ------------------------------------------------------------------ ActivityNetDataset.evaluate
+GOLDEN = Path(__file__).resolve().parents[1] / 'golden' / 'localization'
+CASES = json.loads((GOLDEN / 'cases.json').read_text())
+ARRAYS = dict(np.load(GOLDEN / 'arrays.npz'))
+
+
+def golden_results():
+  """The proposal lists MMAction2 evaluated and dumped (best first, 'score' then 'segment')."""
+  results = []
+  for name in CASES['dataset']['videos']:
+    rows = ARRAYS[f'evaluate/proposals/{name}']
+    results.append({'video_name': name, 'proposal_list': [
+        {'score': float(r[2]), 'segment': [float(r[0]), float(r[1])]} for r in rows]})
+  return results
+
+
+def golden_video_infos():
+  database = json.loads((GOLDEN / 'anet_anno.json').read_text())
+  return [dict(info, video_name=name) for name, info in database.items()]
+
+
+OPTIONS = {
+    'default': None,
+    'custom': {'AR@AN': dict(max_avg_proposals=10, temporal_iou_thresholds=[0.3, 0.5, 0.7])},
+    'partial_options': {'AR@AN': dict(max_avg_proposals=50)},
+}
+
+
+@pytest.mark.parametrize('case', sorted(OPTIONS))
+def test_evaluate_proposals_parity(case):
+  expected = CASES['dataset']['evaluate'][case]
+  got = evaluate_proposals(golden_results(), golden_video_infos(), 'AR@AN', OPTIONS[case])
+  assert list(got) == list(expected) == ['auc', 'AR@1', 'AR@5', 'AR@10', 'AR@100']
+  for key, value in expected.items():
+    assert got[key] == pytest.approx(value, abs=1e-6)
+
+
+def test_evaluate_proposals_by_hand():
+  infos = [{'video_name': 'v_a', 'annotations': [{'segment': [0, 10], 'label': 'A'},
+                                                   {'segment': [20, 30], 'label': 'A'}]}]
+  results = [{'video_name': 'v_a', 'proposal_list': [
+      {'score': .9, 'segment': [0., 10.]}, {'score': .5, 'segment': [20., 29.]}]}]
+  got = evaluate_proposals(results, infos, metric_options={
+      'AR@AN': {'max_avg_proposals': 2, 'temporal_iou_thresholds': [.5, .95]}})
+  # AN point j of 100 keeps floor(2 j / 100) proposals: none below j = 50, then the first
+  # ([0, 10]: gt 0 at both thresholds), both at j = 100 ([20, 29], IoU .9: gt 1 at .5 only).
+  assert got['AR@1'] == got['AR@5'] == got['AR@10'] == 0
+  assert got['AR@100'] == pytest.approx((1 + .5) / 2)
+  # Trapezoids over x step .02: one rise to .5 (at j = 50) and one to .75 (at j = 100).
+  expected_auc = 100 * (.02 * .25 + 49 * .02 * .5 + .02 * .625) / 2
+  assert got['auc'] == pytest.approx(expected_auc)
+  with pytest.raises(KeyError, match='not supported'):
+    evaluate_proposals(results, infos, 'mAP')
+  with pytest.raises(ValueError, match='length'):
+    evaluate_proposals(results * 2, infos)
+  with pytest.raises(TypeError):
+    evaluate_proposals(results[0], infos)
+
+
+class _Source:
+
+  def __init__(self, video_infos):
+    self.video_infos = video_infos
+
+
+def test_proposal_evaluators_match_mmaction2(tmp_path):
+  from vjax.evaluation import evaluators
+  results, infos = golden_results(), golden_video_infos()
+  source = _Source(infos)
+  # 'AR@AN' by name, with options from evaluation.metric_options; lists or (k, 3) rows.
+  ev = evaluators.build('AR@AN', OPTIONS['custom'])
+  as_lists = {'proposal_list': [r['proposal_list'] for r in results]}
+  as_rows = {'proposal_list': [ARRAYS[f'evaluate/proposals/{n}'] for n in
+                               CASES['dataset']['videos']]}
+  for predictions in (as_lists, as_rows):
+    got = ev(predictions, {}, source)
+    for key, value in CASES['dataset']['evaluate']['custom'].items():
+      assert got[key] == pytest.approx(value, abs=1e-6)
+  # A task that predicts raw outputs post-processes them per video.
+  calls = []
+
+  def postprocess(predictions, index, info):
+    calls.append(info['video_name'])
+    return predictions['raw'][index]
+
+  ev = evaluators.build_localization('AR@AN', None, postprocess=postprocess)
+  got = ev({'raw': as_rows['proposal_list']}, {}, source)
+  assert calls == CASES['dataset']['videos']
+  assert got['auc'] == pytest.approx(CASES['dataset']['evaluate']['default']['auc'], abs=1e-6)
+  # Localization 'mAP': proposals labelled by the video-level top-1 class, as report_map.py.
+  ev = evaluators.build_localization('mAP', {'mAP': {
+      'classification': str(GOLDEN / 'cls_results.json')}})
+  got = ev(as_lists, {}, source)
+  expected = CASES['report_map']
+  np.testing.assert_allclose([got[f'mAP@{t:.2f}'] for t in np.linspace(.5, .95, 10)],
+                             expected['mAP'], atol=1e-6)
+  assert got['average_mAP'] == pytest.approx(expected['average_mAP'], abs=1e-6)
+  with pytest.raises(KeyError, match='classification'):
+    evaluators.build_localization('mAP')(as_lists, {}, source)
+  with pytest.raises(TypeError, match='video_infos'):
+    evaluators.build('AR@AN')(as_lists, {}, object())
+  # output_config: the proposal JSON, byte for byte as MMAction2 dumps it.
+  writer = evaluators.ProposalResultsWriter(path=str(tmp_path / 'out' / 'results.json'))
+  assert writer(as_lists, {}, source) == {}
+  assert hashlib.sha256((tmp_path / 'out' / 'results.json').read_bytes()).hexdigest() == \
+      CASES['dataset']['dump_sha256']
+
+
+def test_assign_top1_labels_keeps_the_later_of_tied_classes():
+  proposals = {'a': [{'score': .5, 'segment': [0, 1]},
+                     {'label': 'own', 'score': .4, 'segment': [1, 2]}]}
+  classes = {'a': [{'label': 'x', 'score': .9}, {'label': 'y', 'score': .9},
+                   {'label': 'z', 'score': .1}]}
+  got = assign_top1_labels(proposals, classes)
+  assert got == {'a': [{'label': 'y', 'score': .5, 'segment': [0, 1]},
+                       {'label': 'own', 'score': .4, 'segment': [1, 2]}]}
+  assert list(got['a'][0]) == ['label', 'score', 'segment']
+  with pytest.raises(KeyError, match="'b'"):
+    assign_top1_labels({'b': []}, classes)
+
+
+def test_detection_map_takes_loaded_dicts(tmp_path):
+  gt = {'v_aaa': {'annotations': [{'label': 'A', 'segment': [0, 10]}]}}
+  pred = {'results': {'aaa': [{'label': 'A', 'score': .9, 'segment': [0, 10]}]}}
+  m_ap, average = detection_map(gt, pred, np.array([.5, .95]))
+  np.testing.assert_allclose(m_ap, [1, 1])
+  assert average == 1.0

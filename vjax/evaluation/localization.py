@@ -11,20 +11,27 @@ except ActivityNet detections, which MMAction2 orders with Python's stable sort 
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
-from typing import Mapping, Sequence
+import os
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from vjax.evaluation.metrics import descending_order
 
 __all__ = [
-    'ActivityNetLocalization', 'average_precision_at_temporal_iou',
-    'average_recall_at_avg_proposals', 'interpolated_precision_recall', 'pairwise_temporal_iou'
+    'ActivityNetLocalization', 'assign_top1_labels', 'average_precision_at_temporal_iou',
+    'average_recall_at_avg_proposals', 'detection_map', 'evaluate_proposals',
+    'import_ground_truth', 'import_proposals', 'interpolated_precision_recall',
+    'pairwise_temporal_iou'
 ]
 
 DEFAULT_TIOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+# The metrics MMAction2's ActivityNetDataset.evaluate accepts, and AR@AN's result keys.
+PROPOSAL_METRICS = ('AR@AN',)
+AR_AN_KEYS = ('auc', 'AR@1', 'AR@5', 'AR@10', 'AR@100')
 
 
 def pairwise_temporal_iou(candidate_segments, target_segments, calculate_overlap_self=False):
@@ -206,12 +213,13 @@ class ActivityNetLocalization:
   """ActivityNet temporal action detection mAP from the official JSON files.
 
   Args:
-    ground_truth_filename: ActivityNet-style annotation JSON, ``{"v_<id>": {"annotations":
-      [{"label": name, "segment": [s, e]}, ...], ...}, ...}``. The two-character ``v_`` prefix
-      of each key is dropped to form the video id; classes are numbered in order of first
-      appearance.
-    prediction_filename: ``{"results": {"<id>": [{"label": name, "score": s, "segment": [s, e]},
-      ...]}}``. Every predicted label must occur in the ground truth.
+    ground_truth_filename: ActivityNet-style annotation JSON (or its loaded dict),
+      ``{"v_<id>": {"annotations": [{"label": name, "segment": [s, e]}, ...], ...}, ...}``.
+      The two-character ``v_`` prefix of each key is dropped to form the video id; classes
+      are numbered in order of first appearance.
+    prediction_filename: a JSON file (or its loaded dict) ``{"results": {"<id>": [{"label":
+      name, "score": s, "segment": [s, e]}, ...]}}``. Every predicted label must occur in the
+      ground truth.
     tiou_thresholds: IoU thresholds, default 0.5:0.05:0.95.
     verbose: log what was loaded.
 
@@ -220,8 +228,8 @@ class ActivityNetLocalization:
   """
 
   def __init__(self,
-               ground_truth_filename: str | None = None,
-               prediction_filename: str | None = None,
+               ground_truth_filename: str | os.PathLike | Mapping | None = None,
+               prediction_filename: str | os.PathLike | Mapping | None = None,
                tiou_thresholds=DEFAULT_TIOU_THRESHOLDS,
                verbose: bool = False):
     if not ground_truth_filename:
@@ -242,10 +250,9 @@ class ActivityNetLocalization:
           len(self.prediction), self.tiou_thresholds)
 
   @staticmethod
-  def _import_ground_truth(ground_truth_filename: str):
+  def _import_ground_truth(ground_truth_filename):
     """-> (list of {'video-id', 't-start', 't-end', 'label'}, {class name: index})."""
-    with open(ground_truth_filename) as f:
-      data = json.load(f)
+    data = _load_json(ground_truth_filename)
     activity_index: dict[str, int] = {}
     ground_truth = []
     for video_id, info in data.items():
@@ -259,10 +266,9 @@ class ActivityNetLocalization:
         })
     return ground_truth, activity_index
 
-  def _import_prediction(self, prediction_filename: str):
+  def _import_prediction(self, prediction_filename):
     """-> list of {'video-id', 'label', 't-start', 't-end', 'score'}."""
-    with open(prediction_filename) as f:
-      data = json.load(f)
+    data = _load_json(prediction_filename)
     prediction = []
     for video_id, results in data['results'].items():
       for result in results:
@@ -330,3 +336,117 @@ def compute_average_precision_detection(ground_truth, prediction,
   for t in range(len(thresholds)):
     ap[t] = interpolated_precision_recall(precision[t], recall[t])
   return ap
+
+
+def _load_json(source):
+  """A JSON file's content, or ``source`` itself when it is already a loaded mapping."""
+  if isinstance(source, Mapping):
+    return source
+  with open(source) as f:
+    return json.load(f)
+
+
+# ------------------------------------------------------------------ dataset-level evaluation
+def import_ground_truth(video_infos: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+  """``{video id: (n, 2) [t_start, t_end]}`` (float64, seconds) of ActivityNet video infos;
+  the id drops the two-character ``v_`` of ``video_name``, as MMAction2 does."""
+  ground_truth = {}
+  for info in video_infos:
+    segments = [[float(a['segment'][0]), float(a['segment'][1])] for a in info['annotations']]
+    ground_truth[info['video_name'][2:]] = np.array(segments, dtype=np.float64).reshape(-1, 2)
+  return ground_truth
+
+
+def import_proposals(results: Sequence[Mapping[str, Any]]) -> tuple[dict[str, np.ndarray], int]:
+  """``({video id: (k, 3) [t_start, t_end, score]}, total proposals)`` of localizer results
+  (``{'video_name', 'proposal_list': [{'segment', 'score'}, ...]}`` each)."""
+  proposals, total = {}, 0
+  for result in results:
+    rows = [[p['segment'][0], p['segment'][1], p['score']] for p in result['proposal_list']]
+    proposals[result['video_name'][2:]] = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    total += len(rows)
+  return proposals, total
+
+
+def evaluate_proposals(results: Sequence[Mapping[str, Any]],
+                       video_infos: Sequence[Mapping[str, Any]],
+                       metrics: str | Sequence[str] = 'AR@AN',
+                       metric_options: Mapping[str, Mapping[str, Any]] | None = None
+                       ) -> dict[str, float]:
+  """MMAction2's ``ActivityNetDataset.evaluate``: proposal metrics of localizer results.
+
+  Args:
+    results: one ``{'video_name', 'proposal_list'}`` per video of ``video_infos``, in order.
+    video_infos: the dataset's videos (``video_name``, ``annotations``).
+    metrics: ``'AR@AN'`` (the only one MMAction2 accepts here).
+    metric_options: ``{'AR@AN': {'max_avg_proposals': 100, 'temporal_iou_thresholds':
+      np.linspace(0.5, 0.95, 10)}}`` (these are the defaults of missing entries).
+
+  Returns:
+    ``{'auc', 'AR@1', 'AR@5', 'AR@10', 'AR@100'}``: the area under the AR-AN curve and the
+    average recall (over IoU thresholds) at the 1st, 5th, 10th and 100th of the curve's 100
+    AN points, i.e. at 1, 5, 10 and 100 proposals per video when ``max_avg_proposals`` is 100.
+  """
+  if not isinstance(results, (list, tuple)):
+    raise TypeError(f'results must be a list, but got {type(results)}')
+  if len(results) != len(video_infos):
+    raise ValueError('The length of results is not equal to the dataset len: '
+                     f'{len(results)} != {len(video_infos)}')
+  metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+  for metric in metrics:
+    if metric not in PROPOSAL_METRICS:
+      raise KeyError(f'metric {metric} is not supported')
+  options = dict((metric_options or {}).get('AR@AN') or {})
+  thresholds = np.asarray(options.get('temporal_iou_thresholds', DEFAULT_TIOU_THRESHOLDS))
+  max_avg_proposals = options.get('max_avg_proposals', 100)
+
+  eval_results = collections.OrderedDict()
+  ground_truth = import_ground_truth(video_infos)
+  proposals, num_proposals = import_proposals(results)
+  for metric in metrics:
+    if metric == 'AR@AN':
+      recall, _, _, auc = average_recall_at_avg_proposals(
+          ground_truth, proposals, num_proposals, max_avg_proposals=max_avg_proposals,
+          temporal_iou_thresholds=thresholds)
+      eval_results['auc'] = float(auc)
+      for key, column in (('AR@1', 0), ('AR@5', 4), ('AR@10', 9), ('AR@100', 99)):
+        eval_results[key] = float(np.mean(recall[:, column]))
+  return eval_results
+
+
+# ------------------------------------------------------------------ detection from proposals
+def assign_top1_labels(proposal_results: Mapping[str, Sequence[Mapping[str, Any]]],
+                       classification_results: Mapping[str, Sequence[Mapping[str, Any]]]
+                       ) -> dict[str, list[dict]]:
+  """Labels every proposal of a video with the video's top-1 class (MMAction2's
+  ``report_map.py --cls cuhk17_top1``).
+
+  Args:
+    proposal_results: ``{video id: [{'segment', 'score'}, ...]}`` (a proposal JSON's
+      ``results``).
+    classification_results: ``{video id: [{'label', 'score'}, ...]}`` video-level class
+      scores (e.g. ``cuhk_anet17_pred.json``'s ``results``).
+
+  Returns:
+    ``{video id: [{'label': top-1 class, **proposal}, ...]}``; a proposal's own ``label`` is
+    kept. Of equally scored classes the later one in the list is the top-1.
+  """
+  labelled = {}
+  for video_id, proposals in proposal_results.items():
+    if video_id not in classification_results:
+      raise KeyError(f'video {video_id!r} has proposals but no classification result')
+    ranked = sorted(classification_results[video_id], key=lambda p: p['score'])  # stable
+    if not ranked:
+      raise ValueError(f'video {video_id!r} has an empty classification result')
+    label = ranked[-1]['label']
+    labelled[video_id] = [dict({'label': label}, **proposal) for proposal in proposals]
+  return labelled
+
+
+def detection_map(ground_truth, prediction, tiou_thresholds=DEFAULT_TIOU_THRESHOLDS
+                  ) -> tuple[np.ndarray, float]:
+  """ActivityNet detection ``(mAP per threshold, average mAP)`` of a ground-truth JSON and a
+  detection result (files or loaded dicts), as ``ActivityNetLocalization(...).evaluate()``."""
+  m_ap, average = ActivityNetLocalization(ground_truth, prediction,
+                                          tiou_thresholds=tiou_thresholds).evaluate()
+  return m_ap, float(average)
