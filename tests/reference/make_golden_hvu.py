@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,9 @@ from mmaction.core.evaluation import accuracy as mm_acc  # noqa: E402
 from mmaction.datasets import HVUDataset  # noqa: E402
 from mmaction.models import build_head  # noqa: E402
 
+import golden_io  # noqa: E402
+from golden_io import jsonable, stable_numpy  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 SEED = 20240815
 
@@ -48,40 +50,11 @@ torch.Tensor.cuda = lambda self, *args, **kwargs: self
 
 
 # ------------------------------------------------------------------ stable sorting (ties)
-def _stable_argsort(a, axis=-1, kind=None, order=None):
-  return np.argsort(np.asarray(a), axis=axis, kind=kind or 'stable', order=order)
+STABLE_NP = stable_numpy()
 
 
-STABLE_NP = types.ModuleType('numpy_stable_sort')
-STABLE_NP.__dict__.update(np.__dict__)
-STABLE_NP.argsort = _stable_argsort
-
-
-@contextlib.contextmanager
 def sorting(mode):
-  saved = mm_acc.np
-  if mode == 'stable':
-    mm_acc.np = STABLE_NP
-  try:
-    yield
-  finally:
-    mm_acc.np = saved
-
-
-def jsonable(x):
-  if isinstance(x, dict):
-    return {str(k): jsonable(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [jsonable(v) for v in x]
-  if isinstance(x, torch.Tensor):
-    return jsonable(x.detach().cpu().numpy())
-  if isinstance(x, np.ndarray):
-    return jsonable(x.tolist())
-  if isinstance(x, (np.floating, float)):
-    return float(x)
-  if isinstance(x, np.integer):
-    return int(x)
-  return x
+  return golden_io.sorting((mm_acc,), mode, STABLE_NP)
 
 
 # ------------------------------------------------------------------ annotations

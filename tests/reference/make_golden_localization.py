@@ -47,7 +47,6 @@ import runpy
 import shutil
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
@@ -68,77 +67,31 @@ from mmaction.models import build_localizer  # noqa: E402
 from mmaction.models.localizers import bmn as mm_bmn_module  # noqa: E402
 from mmaction.models.localizers.utils import post_processing as mm_post_processing  # noqa: E402
 
+import golden_io  # noqa: E402
+from golden_io import jsonable, returning_stable, stable_numpy, wrap  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 TOOLS = Path(mmaction.__file__).resolve().parent / '.mim' / 'tools'
 SEED = 20240901
 
 
 # ------------------------------------------------------------------ stable-sort patching
-class StableArray(np.ndarray):
-  """ndarray whose .argsort() defaults to a stable sort (the result is a plain ndarray)."""
-
-  def argsort(self, axis=-1, kind=None, order=None):
-    return np.asarray(self).argsort(axis=axis, kind=kind or 'stable', order=order)
-
-
-def _stable(fn):
-  def wrapped(*args, **kwargs):
-    return np.asarray(fn(*args, **kwargs)).view(StableArray)
-  return wrapped
+# PGM's candidates and soft-NMS's output are later .argsort()-ed.
+STABLE_NP = stable_numpy(stack=returning_stable(np.stack),
+                         concatenate=returning_stable(np.concatenate))
+MODULES = (mm_prop, mm_bsn)
 
 
-STABLE_NP = types.ModuleType('numpy_stable_sort')
-STABLE_NP.__dict__.update(np.__dict__)
-STABLE_NP.argsort = lambda a, axis=-1, kind=None, order=None: np.argsort(
-    np.asarray(a), axis=axis, kind=kind or 'stable', order=order)
-STABLE_NP.stack = _stable(np.stack)  # PGM's candidates, later .argsort()-ed
-STABLE_NP.concatenate = _stable(np.concatenate)  # soft-NMS output, PGM's candidates
-
-
-@contextlib.contextmanager
 def sorting(mode):
-  modules = (mm_prop, mm_bsn)
-  saved = [m.np for m in modules]
-  if mode == 'stable':
-    for m in modules:
-      m.np = STABLE_NP
-  try:
-    yield
-  finally:
-    for m, old in zip(modules, saved):
-      m.np = old
-
-
-def wrap(x, mode):
-  return np.asarray(x).view(StableArray) if mode == 'stable' else np.asarray(x)
+  return golden_io.sorting(MODULES, mode, STABLE_NP)
 
 
 def both(fn):
-  out = {}
-  for mode in ('raw', 'stable'):
-    with sorting(mode), contextlib.redirect_stdout(io.StringIO()):
-      out[mode] = fn(mode)
-  return out
+  return golden_io.both(fn, MODULES, STABLE_NP)
 
 
 def plain(x):
   return np.array(np.asarray(x))
-
-
-def jsonable(x):
-  if isinstance(x, dict):
-    return {str(k): jsonable(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [jsonable(v) for v in x]
-  if isinstance(x, torch.Tensor):
-    return jsonable(x.detach().cpu().numpy())
-  if isinstance(x, np.ndarray):
-    return jsonable(x.tolist())
-  if isinstance(x, (np.floating, float)):
-    return float(x)
-  if isinstance(x, np.integer):
-    return int(x)
-  return x
 
 
 def sha256(path):

@@ -26,7 +26,6 @@ import pickle
 import runpy
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
@@ -48,75 +47,25 @@ from scipy.special import softmax as scipy_softmax  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / 'evaluation'))
 import ava_files  # noqa: E402  (tests/evaluation/ava_files.py: official pbtxt layouts)
+import golden_io  # noqa: E402
+from golden_io import jsonable, returning_stable, stable_numpy, wrap  # noqa: E402
 
 SEED = 20240501
 
 
 # ------------------------------------------------------------------ stable-sort patching
-class StableArray(np.ndarray):
-  """ndarray whose .argsort() defaults to a stable sort (the result is a plain ndarray)."""
-
-  def argsort(self, axis=-1, kind=None, order=None):
-    return np.asarray(self).argsort(axis=axis, kind=kind or 'stable', order=order)
+STABLE_NP = stable_numpy(empty=returning_stable(np.empty))  # pairwise_temporal_iou's output
+MODULES = (mm_acc, mm_ava_metrics)
 
 
-def _stable_argsort(a, axis=-1, kind=None, order=None):
-  return np.argsort(np.asarray(a), axis=axis, kind=kind or 'stable', order=order)
-
-
-def _stable_empty(*args, **kwargs):
-  return np.empty(*args, **kwargs).view(StableArray)
-
-
-STABLE_NP = types.ModuleType('numpy_stable_sort')
-STABLE_NP.__dict__.update(np.__dict__)
-STABLE_NP.argsort = _stable_argsort
-STABLE_NP.empty = _stable_empty  # pairwise_temporal_iou's output, later .argsort()-ed
-
-
-@contextlib.contextmanager
 def sorting(mode):
-  """mode 'raw': MMAction2 untouched; 'stable': its modules see the stable-sort numpy."""
-  modules = (mm_acc, mm_ava_metrics)
-  saved = [m.np for m in modules]
-  if mode == 'stable':
-    for m in modules:
-      m.np = STABLE_NP
-  try:
-    yield
-  finally:
-    for m, old in zip(modules, saved):
-      m.np = old
-
-
-def wrap(x, mode):
-  return np.asarray(x).view(StableArray) if mode == 'stable' else np.asarray(x)
+  return golden_io.sorting(MODULES, mode, STABLE_NP)
 
 
 def both(fn):
-  """{'raw': fn('raw'), 'stable': fn('stable')}, each under its sorting mode."""
-  out = {}
-  for mode in ('raw', 'stable'):
-    with sorting(mode), contextlib.redirect_stdout(io.StringIO()):
-      out[mode] = fn(mode)
-  return out
+  return golden_io.both(fn, MODULES, STABLE_NP)
 
 
-def jsonable(x):
-  if isinstance(x, dict):
-    return {str(k): jsonable(v) for k, v in x.items()}
-  if isinstance(x, (list, tuple)):
-    return [jsonable(v) for v in x]
-  if isinstance(x, np.ndarray):
-    return jsonable(x.tolist())
-  if isinstance(x, (np.floating, float)):
-    return float(x)  # NaN is written as NaN, which Python's json reads back
-  if isinstance(x, np.integer):
-    return int(x)
-  return x
-
-
-# ------------------------------------------------------------------ recognition
 def quantized(rng, n, c, levels):
   return (rng.integers(0, levels, size=(n, c)) / levels).astype(np.float32)
 
