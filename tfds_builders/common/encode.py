@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from tfds_builders.common import storage as st
+from vjax.data import media
+from vjax.data.ops_decode import VideoDecodeError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 _INDEX = re.compile(r"(\d+)\.(?:jpg|jpeg|png)$", re.IGNORECASE)
@@ -42,18 +44,16 @@ class Sample:
 
 
 def _size(h: int, w: int, cfg: st.StorageConfig) -> tuple[int, int]:
-  from vjax.data import media  # pylint: disable=g-import-not-at-top
   return media.resized_size(h, w, short_side=cfg.short_side, size=cfg.size)
 
 
 def _jpegs(frames, cfg: st.StorageConfig) -> list[bytes]:
-  from vjax.data import media  # pylint: disable=g-import-not-at-top
-  out = []
+  """Frames of one video (all the same size) resized as the config says, JPEG-encoded."""
+  out, hw = [], None
   for frame in frames:
-    hw = _size(frame.shape[0], frame.shape[1], cfg)
-    if hw != frame.shape[:2]:
-      frame = media.resize(frame, hw)
-    out.append(media.encode_jpeg(frame, cfg.jpeg_quality))
+    hw = hw or _size(frame.shape[0], frame.shape[1], cfg)
+    out.append(media.encode_jpeg(frame if hw == frame.shape[:2] else media.resize(frame, hw),
+                                 cfg.jpeg_quality))
   return out
 
 
@@ -78,7 +78,6 @@ def _read_folder(files: list[str], cfg: st.StorageConfig, gray: bool = False) ->
       raise Skip("corrupt", f"cannot decode frame {path}")
     hw = _size(img.shape[0], img.shape[1], cfg)
     if hw != img.shape[:2] or not path.lower().endswith((".jpg", ".jpeg")):
-      from vjax.data import media  # pylint: disable=g-import-not-at-top
       img = img if gray else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
       img = media.resize(img, hw) if hw != img.shape[:2] else img
       if gray:
@@ -91,8 +90,6 @@ def _read_folder(files: list[str], cfg: st.StorageConfig, gray: bool = False) ->
 
 
 def _video_frames(sample: Sample, cfg: st.StorageConfig) -> tuple[list[bytes], float]:
-  from vjax.data import media  # pylint: disable=g-import-not-at-top
-  from vjax.data.ops_decode import VideoDecodeError  # pylint: disable=g-import-not-at-top
   try:
     meta = media.probe(sample.path)
     jpegs = _jpegs(media.iter_frames(sample.path, start=sample.start, end=sample.end), cfg)
@@ -151,8 +148,6 @@ def encode(sample: Sample, cfg: st.StorageConfig, min_frames: int = 1) -> dict:
 
 
 def _video_bytes(sample: Sample, cfg: st.StorageConfig) -> dict:
-  from vjax.data import media  # pylint: disable=g-import-not-at-top
-  from vjax.data.ops_decode import VideoDecodeError  # pylint: disable=g-import-not-at-top
   try:
     clip = sample.start is not None or sample.end is not None
     if cfg.dense or cfg.short_side or cfg.size or clip:

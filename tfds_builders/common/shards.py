@@ -164,12 +164,13 @@ def build(plan: dict[str, list[enc.Sample]], layout: Layout, *, dataset_name: st
   from tensorflow_datasets.core import naming  # pylint: disable=g-import-not-at-top
   _open_work_dir(work_dir, _fingerprint(plan, layout, samples_per_shard))
   tasks = _tasks(plan, layout, work_dir, samples_per_shard)
-  finished = []
+  finished, todo = [], []
   for t in tasks:
     if osp.exists(t["sidecar"]) and osp.exists(t["path"]):
       with open(t["sidecar"]) as f:
         finished.append(json.load(f))
-  todo = [t for t in tasks if not (osp.exists(t["sidecar"]) and osp.exists(t["path"]))]
+    else:
+      todo.append(t)
   if finished:
     print(f"vjax: resuming: {len(finished)} of {len(tasks)} shards already written")
   results = finished + _run(todo, num_workers, sum(len(t["samples"]) for t in todo))

@@ -134,9 +134,7 @@ class _AnnotationList:
     results["modality"] = self.modality
     results["start_index"] = self.start_index
     if self.multi_class:
-      onehot = np.zeros(self.num_classes, np.float32)
-      onehot[results["label"]] = 1.0
-      results["label"] = onehot
+      results["label"] = multi_hot(results["label"], self.num_classes)
     return results
 
   def __getitem__(self, index: int) -> dict:
@@ -252,6 +250,13 @@ def _check_template(tmpl: str, modality: str) -> None:
   if problem:
     raise ValueError(f"filename_tmpl {tmpl!r} for modality {modality!r} must be formatted with "
                      f"{need}; {problem}")
+
+
+def multi_hot(labels, num_classes: int) -> np.ndarray:
+  """A multi-label sample's class indices as MMAction2's float32 multi-hot target."""
+  onehot = np.zeros(num_classes, np.float32)
+  onehot[labels] = 1.0
+  return onehot
 
 
 @DATASETS.register

@@ -21,8 +21,7 @@ import importlib
 import os
 from typing import Callable
 
-import numpy as np
-
+from vjax.data.sources.annotation_lists import multi_hot
 from vjax.data.sources.base import DATASETS
 
 
@@ -195,9 +194,7 @@ class TFDSDataset:
   def __getitem__(self, index: int) -> dict:
     results = self._adapter()(self._data_source()[int(index)], int(index))
     if self.multi_class and isinstance(results.get("label"), list):
-      onehot = np.zeros(self.num_classes, np.float32)
-      onehot[results["label"]] = 1.0
-      results["label"] = onehot
+      results["label"] = multi_hot(results["label"], self.num_classes)
     if self.tag_category_nums is not None:
       results["categories"] = list(self.tag_category_nums)
       results["category_nums"] = list(self.tag_category_nums.values())
