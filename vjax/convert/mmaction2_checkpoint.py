@@ -36,6 +36,11 @@ IGNORED_KEYS = [r"(^|\.)num_batches_tracked$"]
 # timm Swin's buffers, functions of the window geometry that vjax computes itself: the
 # token-pair -> bias-table-row index of each window attention and the shifted blocks' masks.
 IGNORED_KEYS += [r"(^|\.)attn\.relative_position_index$", r"(^|\.)blocks\.\d+\.attn_mask$"]
+# BMN's boundary-matching ``sample_mask``, a frozen parameter in MMAction2: a function of the
+# config (temporal_dim, boundary_ratio, num_samples, num_samples_per_bin) that vjax computes
+# (vjax.models.localizers.bmn.interp1d_mask; tests/models/test_localizers.py checks it equals
+# MMAction2's) instead of storing 128 MB per checkpoint.
+IGNORED_KEYS += [r"^sample_mask$"]
 
 # vjax (collection, leaf name) -> torch parameter/buffer name; other leaves keep their name.
 TORCH_LEAF = {

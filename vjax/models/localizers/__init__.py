@@ -1,0 +1,6 @@
+"""Temporal action localizers (MMAction2's BMN, BSN's TEM and PEM), their training labels and
+losses; importing registers the networks in ``MODELS``."""
+
+from vjax.models.localizers import bmn, bsn, labels, losses
+from vjax.models.localizers.bmn import BMN, bm_mask, check_sample_mask, interp1d_mask
+from vjax.models.localizers.bsn import PEM, TEM
