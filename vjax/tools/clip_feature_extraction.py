@@ -69,7 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
   parser.add_argument("--frame-interval", type=int, default=None,
                       help="frames between a clip's frames (default: the test sampler's)")
   parser.add_argument("--clip-interval", type=int, default=None,
-                      help="frames between clip centres (default: 16)")
+                      help="frames between clip centres (default: 16, or an UntrimmedSampleFrames' "
+                      "frame_interval)")
   parser.add_argument("--batch-size", type=int, default=16, help="clips per forward")
   parser.add_argument("--output-format", choices=("pkl", "npy"), default="pkl")
   args = parser.parse_args(argv)
