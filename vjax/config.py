@@ -291,6 +291,74 @@ def use_annotation_lists(c: ml_collections.ConfigDict, pipelines, *, data_root: 
                      pipeline=test)
 
 
+# Ground-truth segments per video after padding in localization batches (ActivityNet v1.3
+# has at most 24 per video).
+MAX_GT_SEGMENTS = 64
+
+
+def feature_pipelines(max_gt: int = MAX_GT_SEGMENTS):
+  """(train, val, test) of MMAction2's ActivityNet-feature localizers (BMN, BSN's TEM):
+  features ``(C, T)`` in; training and validation also make the normalised ground truth,
+  padded to ``max_gt`` rows with ``gt_mask`` so batches have static shapes."""
+  load = dict(type="LoadLocalizationFeature")
+  labels = [dict(type="GenerateLocalizationLabels"),
+            dict(type="PadTo", sizes=dict(gt_bbox=max_gt), mask_keys=dict(gt_bbox="gt_mask"))]
+  meta = dict(meta_name="video_meta", meta_keys=["video_name"])
+  train = [load, *labels, dict(type="Collect", keys=["raw_feature", "gt_bbox", "gt_mask"],
+                               **meta)]
+  return train, list(train), [load, dict(type="Collect", keys=["raw_feature"], **meta)]
+
+
+def use_activitynet(c: ml_collections.ConfigDict, pipelines, *,
+                    data_root: str = "data/ActivityNet/activitynet_feature_cuhk/csv_mean_100/",
+                    ann_file_train: str = "data/ActivityNet/anet_anno_train.json",
+                    ann_file_val: str = "data/ActivityNet/anet_anno_val.json",
+                    ann_file_test: str = "data/ActivityNet/anet_anno_val.json") -> None:
+  """MMAction2's ActivityNet feature layout: ``ActivityNetDataset`` over the annotation JSONs
+  with the feature files under ``data_root``."""
+  train, val, test = pipelines
+  ds = dict(type="ActivityNetDataset", data_prefix=data_root)
+  c.data.train = dict(ds, ann_file=ann_file_train, pipeline=train)
+  c.data.val = dict(ds, ann_file=ann_file_val, pipeline=val)
+  c.data.test = dict(ds, ann_file=ann_file_test, pipeline=test)
+
+
+def localization_evaluation(c: ml_collections.ConfigDict, interval: int = 1) -> None:
+  """AR@AN (MMAction2's ActivityNetDataset metric) every ``interval`` epochs; the best
+  checkpoint is kept by its AUC."""
+  c.data.img_norm_cfg = None
+  c.evaluation.interval = interval
+  c.evaluation.metrics = ["AR@AN"]
+  c.evaluation.metric_options = {}
+  c.evaluation.save_best = "auc"
+
+
+def test_on_all_videos(c: ml_collections.ConfigDict) -> None:
+  """``data.test``: the training then the validation videos (MMAction2's
+  ``anet_anno_full.json`` for BSN's TEM), with the test pipeline."""
+  def dataset(split):
+    cfg = c.data[split].to_dict()
+    cfg.pop("pipeline", None)
+    return cfg
+
+  c.data.test = dict(type="ConcatDataset", datasets=[dataset("train"), dataset("val")],
+                     pipeline=list(c.data.test.pipeline))
+
+
+BSN_WORK_DIR = "work_dirs/bsn_400x100_20e_1x16_activitynet_feature/"
+BSN_SYNTHETIC_WORK_DIR = "work_dirs/bsn_synthetic/"
+
+
+def bsn_dirs(c: ml_collections.ConfigDict, work_dir: str = BSN_WORK_DIR) -> None:
+  """The folders BSN's three stages hand results through, under one ``work_dir`` as in
+  MMAction2's configs: TEM writes ``tem_results_dir``, the PGM reads it and writes
+  ``pgm_proposals_dir`` and ``pgm_features_dir``, which PEM's LoadProposals reads."""
+  work_dir = work_dir.rstrip("/") + "/"
+  c.tem_results_dir = f"{work_dir}tem_results/"
+  c.pgm_proposals_dir = f"{work_dir}pgm_proposals/"
+  c.pgm_features_dir = f"{work_dir}pgm_features/"
+
+
 class ConfigArg(NamedTuple):
   """A parsed ``get_config`` argument: the variant (None in files without variants) and the
   flags given."""

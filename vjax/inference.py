@@ -1,4 +1,5 @@
-"""MMAction2's inference API: ``init_recognizer`` and ``inference_recognizer``.
+"""MMAction2's inference API: ``init_recognizer`` and ``inference_recognizer``, and
+``init_localizer`` for temporal localizers (BMN, BSN's TEM and PEM).
 
     rec = init_recognizer("tsn_r50_1x1x3_100e_kinetics400_rgb.py", "tsn_r50.pth")
     inference_recognizer(rec, "demo.mp4")      # [(label, score), ...], the top 5
@@ -23,8 +24,8 @@ from vjax.convert.load import Loaded, load_model
 from vjax.data.video_inputs import pipeline_inputs, pipeline_results
 from vjax.models.recognizers import Recognizer3D
 
-__all__ = ["Recognizer", "inference_recognizer", "init_recognizer", "pipeline_imgs",
-           "pipeline_inputs", "pipeline_results"]
+__all__ = ["Localizer", "Recognizer", "inference_recognizer", "init_localizer",
+           "init_recognizer", "pipeline_imgs", "pipeline_inputs", "pipeline_results"]
 
 
 def pipeline_imgs(config, video, split: dict | None = None) -> np.ndarray:
@@ -93,3 +94,84 @@ def inference_recognizer(model: Recognizer, video: Any) -> list[tuple[int, float
   scores = np.asarray(model.predict(imgs[None]))[0]
   order = np.argsort(-scores, kind="stable")[:5]
   return [(int(i), float(scores[i])) for i in order]
+
+
+class Localizer:
+  """A built temporal localizer (BMN, BSN's TEM or PEM) with its variables; attributes as
+  ``Recognizer``'s.
+
+  ``forward(x)`` is the network on channels-last input: BMN and TEM take ``(N, T, C)``
+  features, PEM ``(B, P, feat_dim)`` BSP features. ``predict(inputs, video_meta)`` is
+  MMAction2's ``forward_test`` for one video.
+  """
+
+  def __init__(self, loaded: Loaded):
+    self.config, self.task, self.model = loaded.config, loaded.task, loaded.model
+    self.variables, self.report = loaded.variables, loaded.report
+    model, task = self.model, self.task
+    if not hasattr(task, "video_result"):
+      raise TypeError(f"{type(model).__name__} is not a temporal localizer: use "
+                      "init_recognizer for recognition configs")
+    self._forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+    self._predict = jax.jit(lambda v, batch: task.predict(model, v, batch))
+
+  def forward(self, x):
+    """Raw network outputs, channels-last. BMN: ``(confidence_map (N, D, T, 2), start (N, T),
+    end (N, T))``; TEM: ``(N, T, 3)`` (action, start, end); PEM: ``(B * P, 1)``."""
+    return self._forward(self.variables, jnp.asarray(x, jnp.float32))
+
+  def predict(self, inputs: dict, video_meta: dict):
+    """One video's test output, as MMAction2's ``forward_test`` returns it: BMN and PEM
+    ``[{'video_name', 'proposal_list'}]`` (seconds, best first), TEM ``[(video_name, (T, 5)
+    rows action, start, end, tmin, tmax)]``.
+
+    ``inputs``: the test pipeline's arrays for the video, unbatched and in its layout (BMN /
+    TEM ``{'raw_feature': (C, T)}``; PEM ``{'bsp_feature': (P, 32), 'tmin', 'tmax',
+    'tmin_score', 'tmax_score': (P,)}``); ``video_meta``: ``video_name`` and, for proposal
+    lists, ``duration_second`` and ``duration_frame``.
+    """
+    batch = {k: jnp.asarray(np.asarray(v)[None]) for k, v in inputs.items()}
+    predictions = jax.device_get(self._predict(self.variables, batch))
+    return [self.task.video_result(predictions, 0, video_meta)]
+
+
+class ProposalGenerationModule:
+  """BSN's proposal generation module (PGM), the stage between TEM and PEM that has no
+  network: what a PGM config (``pgm_proposals_cfg``, ``pgm_features_{train,test}_cfg``) makes
+  of one video's TEM output. ``vjax.tools.bsn_proposal_generation`` runs it over a dataset."""
+
+  def __init__(self, config):
+    self.config = config
+    self.proposals_cfg = dict(config.pgm_proposals_cfg)
+    self.proposals_cfg.pop("pgm_proposals_thread", None)
+
+  def predict(self, tem_result, video_meta: dict, mode: str = "test") -> dict:
+    """``tem_result``: ``(T, 5)`` TEM rows (``Localizer.predict`` of a TEM, or its CSV);
+    ``video_meta``: ``duration_second``, ``duration_frame``, ``feature_frame`` and
+    ``annotations`` (absent or ``[]`` for an unlabelled video: match columns 0). Returns ``{'proposals': (n, 7) rows
+    tmin, tmax, tmin_score, tmax_score, score, match_iou, match_ioa (best first),
+    'bsp_feature': (min(n, top_k), 32)}`` with ``mode``'s feature settings."""
+    from vjax.localization import pgm  # pylint: disable=g-import-not-at-top
+    features_cfg = dict(self.config[f"pgm_features_{mode}_cfg"])
+    features_cfg.pop("pgm_features_thread", None)
+    tem_result = np.asarray(tem_result, np.float32)
+    proposals = pgm.candidate_proposals(
+        tem_result, video_meta, match_ground_truth=bool(video_meta.get("annotations")),
+        **self.proposals_cfg)
+    features = pgm.bsp_features(tem_result, np.asarray(proposals, np.float32), **features_cfg)
+    return {"proposals": proposals, "bsp_feature": features}
+
+
+def init_localizer(config, checkpoint: str | None = None, *, strict: bool = True,
+                   allow_pickle: bool = False) -> Localizer | ProposalGenerationModule:
+  """Builds a localizer config's network (a vjax config, or an MMAction2 config file such as
+  ``configs/localization/bmn/bmn_400x100_2x8_9e_activitynet_feature.py``) with the
+  checkpoint's weights (an MMAction2 ``.pth`` or a vjax checkpoint; random ones without). A
+  BSN PGM config, which has no network, gives its ``ProposalGenerationModule``."""
+  from vjax.convert.mmaction2_config import load_any_config  # pylint: disable=g-import-not-at-top
+  config = load_any_config(config)
+  if not config.get("model") and config.get("pgm_proposals_cfg"):
+    if checkpoint is not None:
+      raise ValueError("a BSN PGM config has no network to load a checkpoint into")
+    return ProposalGenerationModule(config)
+  return Localizer(load_model(config, checkpoint, strict=strict, allow_pickle=allow_pickle))

@@ -78,6 +78,9 @@ def load_model(config, checkpoint: str | None = None, *, strict: bool = True,
     else:
       state = load_state_dict(checkpoint, allow_pickle=allow_pickle)
       variables, report = convert_state_dict(state, abstract, strict=strict)
+      check = getattr(model, "check_state_dict", None)
+      if check is not None:  # what only the model's config can check (BMN's sample_mask)
+        check(state)
       if report.missing or report.mismatched:
         initial = nn.unbox(jax.jit(init)())
         variables = jax.tree.map(

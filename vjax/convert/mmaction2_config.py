@@ -54,6 +54,14 @@ _LAYOUT_OPS = ("FormatShape", "FormatAudioShape", "Collect", "ToTensor", "ImageT
                "Transpose", "Rename")
 
 
+# Models MMAction2 trains without an evaluation hook (BSN's TEM: its output feeds the PGM).
+NO_METRIC_MODELS = ("TEM",)
+# Top-level keys of MMAction2's localization configs that vjax keeps under the same names.
+LOCALIZATION_KEYS = ("ann_file_train", "ann_file_val", "ann_file_test", "tem_results_dir",
+                     "pgm_proposals_dir", "pgm_features_dir", "pgm_proposals_cfg",
+                     "pgm_features_train_cfg", "pgm_features_test_cfg")
+
+
 # ------------------------------------------------------------------ reading (mmcv semantics)
 def _strip_delete(v):
   if isinstance(v, dict):
@@ -214,10 +222,56 @@ def _move_normalize(splits: list, notes: list[str]):
   return cfg
 
 
+# BSN's PGM outputs that LoadProposals loads, one row per proposal.
+_PROPOSAL_FIELDS = ("bsp_feature", "reference_temporal_iou", "tmin", "tmax", "tmin_score",
+                    "tmax_score")
+
+
+def pad_variable_fields(pipeline: list, notes: list[str] | None = None) -> list:
+  """A localization pipeline made to batch with static shapes: MMAction2 marks the fields it
+  cannot stack with ``ToDataContainer(stack=False)`` and collates them as lists; vjax pads
+  them with ``PadTo`` before ``Collect`` and collects the mask (``gt_bbox`` -> ``gt_mask``,
+  up to ``vjax.config.MAX_GT_SEGMENTS`` rows; LoadProposals' fields -> ``proposal_mask``, up to its
+  ``top_k``). Other pipelines are returned unchanged."""
+  from vjax.config import MAX_GT_SEGMENTS  # pylint: disable=g-import-not-at-top
+  types = [op.get("type") for op in pipeline]
+  if "Collect" not in types:
+    return pipeline
+  collect = dict(pipeline[types.index("Collect")])
+  keys = list(collect["keys"])
+  sizes, masks = {}, {}
+  if "gt_bbox" in keys:
+    sizes["gt_bbox"], masks["gt_bbox"] = MAX_GT_SEGMENTS, "gt_mask"
+  if "LoadProposals" in types:
+    top_k = pipeline[types.index("LoadProposals")]["top_k"]
+    for k in _PROPOSAL_FIELDS:
+      if k in keys:
+        sizes[k], masks[k] = top_k, "proposal_mask"
+  out = [op for op in pipeline if op.get("type") != "ToDataContainer"]
+  if not sizes:
+    return out
+  collect["keys"] = keys + sorted(set(masks.values()) - set(keys))
+  at = [op.get("type") for op in out].index("Collect")
+  out[at] = collect
+  out.insert(at, dict(type="PadTo", sizes=sizes, mask_keys=masks))
+  if notes is not None:
+    notes.append(f"{sorted(sizes)} padded by PadTo (masks {sorted(set(masks.values()))}) so "
+                 "batches have static shapes")
+  return out
+
+
+def _pad_localization(splits: list, notes: list[str]) -> None:
+  noted: list[str] = []
+  for p in (p for s in splits for p in _pipelines(s)):
+    p[:] = pad_variable_fields(p, noted)
+  notes.extend(sorted(set(noted)))
+
+
 def _data_fields(data: dict, conv: Conversion):
   data = copy.deepcopy(data)
   splits = {k: data.pop(k) for k in ("train", "val", "test") if k in data}
   _rename_ops(list(splits.values()), conv.notes)
+  _pad_localization(list(splits.values()), conv.notes)
   norm = _move_normalize(list(splits.values()), conv.notes)
   out = []
   if "videos_per_gpu" in data:
@@ -300,6 +354,10 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
                                             defaults.precise_bn.to_dict())))
   if "omnisource" in mm:
     conv.fields.append(("omnisource", bool(mm.pop("omnisource"))))
+  if "evaluation" not in mm and conv.fields and conv.fields[0][0] == "model" and (
+      conv.fields[0][1].get("type") in NO_METRIC_MODELS):
+    conv.fields.append(("evaluation.metrics", []))
+    conv.fields.append(("evaluation.save_best", ""))
   if "evaluation" in mm:
     ev = dict(mm.pop("evaluation"))
     if isinstance(ev.get("metrics"), str):
@@ -316,6 +374,12 @@ def convert(mm: Mapping[str, Any]) -> Conversion:
     conv.fields.append(("log_config", merge(mm.pop("log_config"),
                                             defaults.log_config.to_dict())))
   _fp16_fields(mm.pop("fp16", None), conv)
+  output = mm.pop("output_config", None)
+  if output:  # a localizer's result file (json) or TEM's result folder (csv)
+    conv.fields.append(("test.out", output["out"]))
+  for key in LOCALIZATION_KEYS:  # what BSN's proposal generation reads, kept as named
+    if key in mm:
+      conv.fields.append((key, mm.pop(key)))
   if "load_from" in mm:
     load_from = mm.pop("load_from") or ""
     if load_from:

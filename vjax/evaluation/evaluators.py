@@ -188,6 +188,26 @@ class ProposalResultsWriter(_ProposalEvaluator):
     return {}
 
 
+@dataclasses.dataclass(frozen=True)
+class TEMResultsWriter:
+  """BSN-TEM's test output (``output_config=dict(out=tem_results_dir, output_format='csv')``):
+  ``path/<video_name>.csv`` with columns ``action,start,end,tmin,tmax`` per video, the files
+  BSN's proposal generation reads; computes no metric. ``video_result(predictions, i,
+  video_info)`` gives video i's ``(video_name, rows)`` (the TEM task's)."""
+
+  path: str
+  video_result: Callable[[Mapping[str, Any], int, Mapping[str, Any]], tuple]
+  predictor: str = "predict"
+  writes_files = True  # only process 0 runs it
+
+  def __call__(self, predictions, targets=None, source=None) -> dict[str, float]:
+    from vjax.localization.results import dump_results as dump_localization  # pylint: disable=g-import-not-at-top
+    infos = _video_infos(source, type(self).__name__)
+    dump_localization([self.video_result(predictions, i, info) for i, info in enumerate(infos)],
+                      self.path, "csv")
+    return {}
+
+
 # Localization metric names as MMAction2's configs spell them. 'AR@AN' is registered for
 # every task; 'mAP' means AVA's frame mAP elsewhere in MMAction2, so a localization task
 # builds its 'mAP' with ``build_localization``.

@@ -44,8 +44,11 @@ def write_csv(path: str, array, header: str) -> None:
   np.savetxt(path, np.asarray(array), header=header, delimiter=',', comments='')
 
 
-def load_video_infos(ann_file: str) -> list[dict]:
-  """ActivityNet-style annotation JSON -> list of video infos (each gets its ``video_name``)."""
+def load_video_infos(ann_file) -> list[dict]:
+  """ActivityNet-style annotation JSON -> list of video infos (each gets its ``video_name``);
+  a list of infos (a data source's ``video_infos``) is returned as is."""
+  if not isinstance(ann_file, (str, os.PathLike)):
+    return list(ann_file)
   with open(ann_file) as f:
     database = json.load(f)
   return [dict(info, video_name=name) for name, info in database.items()]
@@ -58,7 +61,7 @@ def _csv_only(*extensions: str) -> None:
 
 # ------------------------------------------------------------------ candidate proposals
 def candidate_proposals(tem_result, video_info: Mapping[str, Any], temporal_scale: int,
-                        peak_threshold: float) -> np.ndarray:
+                        peak_threshold: float, match_ground_truth: bool = True) -> np.ndarray:
   """One video's PGM candidates from its TEM output.
 
   Args:
@@ -69,6 +72,8 @@ def candidate_proposals(tem_result, video_info: Mapping[str, Any], temporal_scal
     temporal_scale: bins; bin i is centred at ``(i + 0.5) / temporal_scale``.
     peak_threshold: a bin is a boundary when it is a local peak, above this fraction of the
       maximum, or the first or last bin.
+    match_ground_truth: False for a video without annotations (single-video inference):
+      ``match_iou`` and ``match_ioa`` are then 0 instead of an error.
 
   Returns:
     ``(n, 7)`` float64 rows ``[tmin, tmax, tmin_score, tmax_score, score, match_iou,
@@ -97,6 +102,8 @@ def candidate_proposals(tem_result, video_info: Mapping[str, Any], temporal_scal
                     tmin_score * tmax_score], axis=1)
   props = props[descending_order(props[:, -1])]
 
+  if not match_ground_truth:
+    return np.concatenate([props, np.zeros((len(props), 2))], axis=1)
   corrected_second = (float(video_info['feature_frame']) / video_info['duration_frame'] *
                       video_info['duration_second'])
   gt_tmin = np.array([a['segment'][0] / corrected_second for a in video_info['annotations']])
@@ -246,10 +253,11 @@ def _run_parallel(fn, video_infos, workers: int, *args, **kwargs) -> dict:
   return results
 
 
-def generate_proposals(ann_file: str, tem_results_dir: str, pgm_proposals_dir: str,
+def generate_proposals(ann_file, tem_results_dir: str, pgm_proposals_dir: str,
                        pgm_proposals_thread: int = 1, **kwargs) -> dict[str, np.ndarray]:
-  """PGM proposals of every video of ``ann_file`` into ``pgm_proposals_dir/<video>.csv``
-  (``pgm_proposals_thread`` processes; ``kwargs``: ``generate_candidate_proposals``'s)."""
+  """PGM proposals of every video of ``ann_file`` (a JSON path or a list of video infos)
+  into ``pgm_proposals_dir/<video>.csv`` (``pgm_proposals_thread`` processes; ``kwargs``:
+  ``generate_candidate_proposals``'s)."""
   video_infos = load_video_infos(ann_file)
   results = _run_parallel(generate_candidate_proposals, video_infos, pgm_proposals_thread,
                           tem_results_dir, **kwargs)
@@ -259,11 +267,12 @@ def generate_proposals(ann_file: str, tem_results_dir: str, pgm_proposals_dir: s
   return results
 
 
-def generate_features(ann_file: str, tem_results_dir: str, pgm_proposals_dir: str,
+def generate_features(ann_file, tem_results_dir: str, pgm_proposals_dir: str,
                       pgm_features_dir: str, pgm_features_thread: int = 1,
                       **kwargs) -> dict[str, np.ndarray]:
-  """BSP features of every video of ``ann_file`` into ``pgm_features_dir/<video>.npy``
-  (``pgm_features_thread`` processes; ``kwargs``: ``generate_bsp_feature``'s)."""
+  """BSP features of every video of ``ann_file`` (a JSON path or a list of video infos)
+  into ``pgm_features_dir/<video>.npy`` (``pgm_features_thread`` processes; ``kwargs``:
+  ``generate_bsp_feature``'s)."""
   video_infos = load_video_infos(ann_file)
   results = _run_parallel(generate_bsp_feature, video_infos, pgm_features_thread,
                           tem_results_dir, pgm_proposals_dir, **kwargs)

@@ -7,10 +7,14 @@
 from __future__ import annotations
 
 from vjax.tasks.base import Task
+from vjax.tasks.localization import BMNTask, PEMTask, TEMTask
 from vjax.tasks.recognition import MultiLabelRecognition, Recognition
 
 # Most specific first: inference from the model config takes the first that accepts it.
 TASKS: dict[str, type[Task]] = {
+    BMNTask.name: BMNTask,
+    TEMTask.name: TEMTask,
+    PEMTask.name: PEMTask,
     MultiLabelRecognition.name: MultiLabelRecognition,
     Recognition.name: Recognition,
 }

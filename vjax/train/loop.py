@@ -421,7 +421,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       if epoch and precise is not None and precise.due(epoch):
         watch.check()
         state = precise(state, epoch)
-      if done or (epoch and should_evaluate(epoch, ev.interval, ev.get("start"))):
+      if evaluators and (done or (epoch and should_evaluate(epoch, ev.interval,
+                                                             ev.get("start")))):
         watch.check()
         results = exp.evaluate(state, shardings, "val", evaluators)
         last_results = results

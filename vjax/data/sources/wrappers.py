@@ -93,3 +93,11 @@ class ConcatDataset:
   def describe(self, index: int) -> str:
     dataset, inner = self._locate(index)
     return describe_in(dataset, inner)
+
+  @property
+  def video_infos(self) -> list:
+    """The children's per-video infos in index order (localization evaluators read them)."""
+    missing = [type(d).__name__ for d in self.datasets if not hasattr(d, "video_infos")]
+    if missing:
+      raise AttributeError(f"ConcatDataset: {missing} have no video_infos")
+    return [info for d in self.datasets for info in d.video_infos]

@@ -155,6 +155,10 @@ class BMN(nn.Module):
   norm_groups: int | None = None  # accepted from build_model; BMN has no norm layers
   dtype: Any = jnp.float32
 
+  def check_state_dict(self, state_dict) -> None:
+    """Called by the checkpoint import (``vjax.convert.load``) with the MMAction2 state dict."""
+    check_sample_mask(state_dict, self)
+
   @nn.compact
   def __call__(self, x, train: bool = False):
     """x: (N, T, C) -> (confidence_map (N, D, T, 2), start (N, T), end (N, T))."""
