@@ -18,10 +18,10 @@ from vjax.config import (default_config, feature_pipelines, localization_evaluat
 
 def model(temporal_dim=100, feat_dim=400, **overrides) -> dict:
   """MMAction2's ``_base_/models/bmn_400x100.py``."""
-  return dict(type="BMN", temporal_dim=temporal_dim, boundary_ratio=0.5, num_samples=32,
-              num_samples_per_bin=3, feat_dim=feat_dim, soft_nms_alpha=0.4,
-              soft_nms_low_threshold=0.5, soft_nms_high_threshold=0.9, post_process_top_k=100,
-              **overrides)
+  return dict(dict(type="BMN", temporal_dim=temporal_dim, boundary_ratio=0.5, num_samples=32,
+                   num_samples_per_bin=3, feat_dim=feat_dim, soft_nms_alpha=0.4,
+                   soft_nms_low_threshold=0.5, soft_nms_high_threshold=0.9,
+                   post_process_top_k=100), **overrides)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
