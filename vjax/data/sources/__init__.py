@@ -1,12 +1,14 @@
 """Random-access data sources, by job: ``tfds_records`` (built TFDS datasets),
-``annotation_lists`` (MMAction2's list files), ``wrappers`` (Repeat/Concat); ``base`` holds the
-``DATASETS`` registry and ``build_split``. Importing this package registers them all.
+``annotation_lists`` (MMAction2's list files), ``activitynet`` (localization annotations),
+``wrappers`` (Repeat/Concat); ``base`` holds the ``DATASETS`` registry and ``build_split``.
+Importing this package registers them all.
 """
 
 from __future__ import annotations
 
 import os.path as osp
 
+from vjax.data.sources.activitynet import ActivityNetDataset
 from vjax.data.sources.annotation_lists import (AudioFeatureDataset, ImageDataset,
                                                 RawframeDataset, RawVideoDataset, VideoDataset,
                                                 class_probabilities)

@@ -9,7 +9,9 @@ vjax builder package ``tfds_builders.<name>`` may define
 * ``UNDECODED``: feature keys TFDS should hand over still encoded (e.g. JPEG frames, decoded
   later for the sampled frames only);
 * ``open_builder(data_dir, builder_config)``: the builder for a config given as a dict or a
-  preset name (synthetic datasets), and ``build_command(builder)`` for the not-built message.
+  preset name (synthetic datasets), and ``build_command(builder)`` for the not-built message;
+* ``video_infos(builder, split) -> list[dict]``: every record's metadata without its media, in
+  record order (localization builders: what their evaluators read as ``source.video_infos``).
 
 Datasets from the TFDS catalog (no such package) get the video-classification adapter:
 encoded frames under ``video_key``, a class under ``label_key``.
@@ -113,6 +115,7 @@ class TFDSDataset:
     self.tag_category_nums = ({c: f.feature.num_classes for c, f in features["tags"].items()}
                               if "tags" in features else None)
     self._adapter_fn = None
+    self._video_infos = None
     self._source = self._open_source(builder)
     self._len = len(self._source)
 
@@ -179,8 +182,21 @@ class TFDSDataset:
   def __getstate__(self):
     # The TFDS data source holds a locally defined decoder; worker processes reopen it.
     state = dict(self.__dict__)
-    state["_source"] = state["_adapter_fn"] = None
+    state["_source"] = state["_adapter_fn"] = state["_video_infos"] = None
     return state
+
+  @property
+  def video_infos(self) -> list[dict] | None:
+    """The builder package's ``video_infos(builder, split)`` (read once), or None if it has
+    no such hook."""
+    if self._video_infos is None:
+      package = self._package()
+      hook = getattr(package, "video_infos", None) if package else None
+      if hook is None:
+        return None
+      builder = self._open_builder(self.name, self.data_dir_root, self._builder_config, False)
+      self._video_infos = list(hook(builder, self.split))
+    return self._video_infos
 
   def _data_source(self):
     if self._source is None:
