@@ -31,9 +31,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.optimizer = dict(type="Adam", lr=0.001, weight_decay=0.0001)
   c.optimizer_config = dict(grad_clip=None)
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_localization import FEAT_DIM, TEMPORAL_DIM  # pylint: disable=g-import-not-at-top
-    c.model = model(TEMPORAL_DIM, FEAT_DIM, hidden_dim_1d=64, hidden_dim_2d=32,
-                    hidden_dim_3d=64)
+    from tfds_builders.vjax_synthetic_localization import PRESETS  # pylint: disable=g-import-not-at-top
+    shape = PRESETS["small"]
+    c.model = model(shape["temporal_dim"], shape["feat_dim"], hidden_dim_1d=64,
+                    hidden_dim_2d=32, hidden_dim_3d=64)
     use_synthetic(c, feature_pipelines(), name="vjax_synthetic_localization",
                   builder_config=dict(preset="small"), videos_per_device=8,
                   test_videos_per_device=8)
@@ -43,7 +44,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model = model()
   if "tfds" in flags:  # python -m vjax.tools.build_dataset activitynet
     use_tfds(c, feature_pipelines(), "activitynet", builder_config="csv_mean_100",
-             splits=("train", "validation", "validation"))
+             splits=("train", "val", "val"))
   else:
     use_activitynet(c, feature_pipelines())
   c.data.videos_per_device = 8

@@ -67,7 +67,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   bsn_dirs(c)
   if "tfds" in flags:  # python -m vjax.tools.build_dataset activitynet
     use_tfds(c, pipelines(c), "activitynet", builder_config="csv_mean_100",
-             splits=("train", "validation", "validation"))
+             splits=("train", "val", "val"))
   else:
     use_activitynet(c, pipelines(c))
   c.data.videos_per_device = 16

@@ -34,14 +34,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   _, flags = parse_config_arg(arg, flags=("synthetic",))
   c = ml_collections.ConfigDict()
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_localization import TEMPORAL_DIM  # pylint: disable=g-import-not-at-top
+    from tfds_builders.vjax_synthetic_localization import PRESETS  # pylint: disable=g-import-not-at-top
+    shape = PRESETS["small"]
     c.data = ml_collections.ConfigDict()
     use_synthetic(c, ([], [], []), name="vjax_synthetic_localization",
                   builder_config=dict(preset="small"))
     c.ann_file_train = ""
     c.ann_file_val = ""
     bsn_dirs(c, BSN_SYNTHETIC_WORK_DIR)
-    pgm_settings(c, TEMPORAL_DIM, threads=2)
+    pgm_settings(c, shape["temporal_dim"], threads=2)
     return c
   c.ann_file_train = "data/ActivityNet/anet_anno_train.json"
   c.ann_file_val = "data/ActivityNet/anet_anno_val.json"

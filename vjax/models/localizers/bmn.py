@@ -22,6 +22,7 @@ import functools
 from typing import Any, Mapping
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -124,9 +125,47 @@ class BoundaryMatchingConv(nn.Module):
     # against the (T * S, D * T) mask: this layout is the one XLA's CPU dot reads in place
     # (with the mask as (D * T, T * S) it transposes the constant while compiling).
     per_sample = jnp.einsum("ntc,sco->ntso", x, kernel.reshape(s, c, -1).astype(self.dtype))
-    y = jnp.einsum("jk,njo->nko", jnp.asarray(mask.reshape(t * s, d * u), self.dtype),
-                   per_sample.reshape(n, t * s, -1))
+    y = _sample(mask, per_sample.reshape(n, t * s, -1))
     return y.reshape(n, d, u, -1) + bias.astype(self.dtype)
+
+
+_TRANSPOSED: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (mask, its transpose)
+
+
+def _transposed(mask: np.ndarray) -> np.ndarray:
+  """The ``(D * T, T * S)`` transpose of a ``(T, S, D, T)`` mask, contiguous and read-only;
+  kept for the last few masks (``interp1d_mask`` hands out the same cached arrays)."""
+  kept = _TRANSPOSED.get(id(mask))
+  if kept is None or kept[0] is not mask:
+    t, s = mask.shape[:2]
+    out = np.ascontiguousarray(mask.reshape(t * s, -1).T)
+    out.flags.writeable = False
+    if len(_TRANSPOSED) >= 4:
+      _TRANSPOSED.pop(next(iter(_TRANSPOSED)))
+    kept = _TRANSPOSED[id(mask)] = (mask, out)
+  return kept[1]
+
+
+def _sample(mask: np.ndarray, v):
+  """``(N, T * S, F)`` -> ``(N, D * T, F)`` through the ``(T * S, D * T)`` mask, with a
+  gradient that reads the mask's transpose computed once in numpy: left to itself XLA
+  transposes the 128 MB constant while compiling every train step (constant folding, over a
+  second at the 100-snippet config)."""
+  t, s = mask.shape[:2]
+  forward = mask.reshape(t * s, -1)
+
+  @jax.custom_vjp
+  def sample(v):
+    return jnp.einsum("jk,njo->nko", jnp.asarray(forward, v.dtype), v)
+
+  def fwd(v):
+    return sample(v), None
+
+  def bwd(_, g):
+    return (jnp.einsum("kj,nko->njo", jnp.asarray(_transposed(mask), g.dtype), g),)
+
+  sample.defvjp(fwd, bwd)
+  return sample(v)
 
 
 @MODELS.register
