@@ -16,6 +16,9 @@ before reading the clock); ``--autocast float16`` is mmcv's Fp16OptimizerHook on
 forward under ``torch.autocast(float16)``, a dynamic GradScaler, gradients unscaled before
 clipping. (bfloat16 autocast fails in MMAction2 0.24.1's heads, which call ``.numpy()`` on the
 scores.)
+
+localizer_step.py's runner (_mmaction2_localizer_runner.py) imports ``as_tuples``,
+``optimizer_step`` and ``serve`` from here, so both time the same optimizer step.
 """
 
 from __future__ import annotations
@@ -67,6 +70,35 @@ def timed(fn, warmup: int, repeat: int, sync=lambda: None) -> list[float]:
   return out
 
 
+def optimizer_step(model, optimizer, batch: dict, clip: dict | None, autocast, scaler):
+  """One training iteration on ``batch`` as mmcv's runner and OptimizerHook (or, with a
+  scaler, Fp16OptimizerHook) run it: a closure of no arguments."""
+
+  def train_step():
+    model.train()
+    with autocast():
+      outputs = model.train_step(batch, optimizer)
+    optimizer.zero_grad()
+    scaler.scale(outputs['loss']).backward()
+    scaler.unscale_(optimizer)
+    if clip:
+      params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
+      clip_grad_norm_(params, max_norm=clip['max_norm'], norm_type=clip.get('norm_type', 2))
+    scaler.step(optimizer)
+    scaler.update()
+
+  return train_step
+
+
+def serve(steps: dict, sync, info: dict) -> None:
+  """Prints ``info`` as the ready line, then times ``steps[phase]`` per request on stdin."""
+  print(json.dumps(dict(ready=True, **info)), flush=True)
+  for line in sys.stdin:
+    request = json.loads(line)
+    ms = timed(steps[request['phase']], 0, request['steps'], sync)
+    print(json.dumps(dict(ms=ms)), flush=True)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--spec', required=True,
@@ -104,19 +136,7 @@ def main():
               if args.autocast else contextlib.nullcontext())
 
   scaler = torch.cuda.amp.GradScaler(enabled=bool(args.autocast))
-
-  def train_step():
-    model.train()
-    with autocast():
-      outputs = model.train_step(batch, optimizer)
-    optimizer.zero_grad()
-    scaler.scale(outputs['loss']).backward()
-    scaler.unscale_(optimizer)
-    if clip:
-      params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
-      clip_grad_norm_(params, max_norm=clip['max_norm'], norm_type=clip.get('norm_type', 2))
-    scaler.step(optimizer)
-    scaler.update()
+  train_step = optimizer_step(model, optimizer, batch, clip, autocast, scaler)
 
   def infer():
     model.eval()
@@ -124,13 +144,8 @@ def main():
       model(imgs, return_loss=False)
 
   if args.serve:
-    steps = dict(train=train_step, infer=infer)
-    print(json.dumps(dict(ready=True, torch=torch.__version__, mmcv=mmcv.__version__,
-                          threads=torch.get_num_threads())), flush=True)
-    for line in sys.stdin:
-      request = json.loads(line)
-      ms = timed(steps[request['phase']], 0, request['steps'], sync)
-      print(json.dumps(dict(ms=ms)), flush=True)
+    serve(dict(train=train_step, infer=infer), sync,
+          dict(torch=torch.__version__, mmcv=mmcv.__version__, threads=torch.get_num_threads()))
     return
   train_ms = timed(train_step, args.warmup, args.repeat, sync)
   infer_ms = timed(infer, args.warmup, args.repeat, sync)

@@ -24,6 +24,8 @@ round each side runs ``--steps`` steps of a phase and its median is that round's
 ratio MMAction2 ms / vjax ms (above 1: vjax faster) is taken per round, and the table gives
 its median with the lowest and highest round. On a CPU, torch gets as many intra-op threads
 as XLA's CPU client uses (the CPUs this process may run on).
+The pairing, the busy accounting and the idle wait are in benchmarks/_paired.py (shared with
+localizer_step.py).
 
 Busy machines: before starting, the script waits up to ``--wait-idle`` seconds for the load
 average to drop below 0.75 per core and refuses to run otherwise (``--allow-busy`` runs anyway
@@ -44,8 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,9 +53,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _cpu  # noqa: E402  pylint: disable=g-import-not-at-top
+from _paired import (DEFAULT_REF_PYTHON, Served, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
+                     summarize_one, timed, wait_for_idle)
 
-ROOT = Path(__file__).resolve().parents[1]
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_train_step_runner.py'
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 SGD_CLIP40 = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
@@ -179,15 +179,6 @@ def vjax_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
   return (batch, clips, frames, size, size, channels)
 
 
-def timed(fn, steps: int) -> list[float]:
-  out = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    fn()
-    out.append((time.perf_counter() - start) * 1e3)
-  return out
-
-
 class Vjax:
   """The vjax side: the train step and inference, jitted and compiled once."""
 
@@ -253,7 +244,7 @@ class Vjax:
     pass
 
 
-class MMAction2:
+class MMAction2(Served):
   """The MMAction2 side: the runner as a server subprocess holding the built model."""
 
   def __init__(self, python: str, spec: dict, batch: int, size: int, threads: int,
@@ -262,63 +253,9 @@ class MMAction2:
                    optimizer_config=spec['optimizer_config'],
                    input_shape=mmaction2_input_shape(spec, batch, size),
                    num_classes=spec['model']['cls_head']['num_classes'])
-    cmd = [python, str(RUNNER), '--serve', '--spec', json.dumps(payload), '--threads',
-           str(threads), '--device', device] + (['--autocast', autocast] if autocast else [])
-    self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
-    self.info = self._reply()
-
-  def _reply(self) -> dict:
-    line = self.proc.stdout.readline()
-    if not line:
-      raise RuntimeError(f'MMAction2 runner failed ({self.proc.wait()}):\n'
-                         f'{self.proc.stderr.read()[-3000:]}')
-    return json.loads(line)
-
-  def run(self, phase: str, steps: int) -> list[float]:
-    self.proc.stdin.write(json.dumps(dict(phase=phase, steps=steps)) + '\n')
-    self.proc.stdin.flush()
-    return self._reply()['ms']
-
-  def close(self):
-    self.proc.stdin.close()
-    self.proc.wait(timeout=60)
-
-
-def paired(sides: dict, rounds: int, steps: int, warmup: int) -> dict:
-  """Alternates the sides over ``rounds``; per side and phase the rounds' medians and whether
-  each round's block was busy."""
-  for side in sides.values():
-    for phase in PHASES:
-      side.run(phase, warmup)
-  names = list(sides)
-  out = {name: {phase: dict(ms=[], busy=[], foreign=[], steal=[]) for phase in PHASES}
-         for name in names}
-  for r in range(rounds):
-    order = names if r % 2 == 0 else names[::-1]
-    for phase in PHASES:
-      for name in order:
-        with _cpu.Quiet() as quiet:
-          ms = sides[name].run(phase, steps)
-        rec = out[name][phase]
-        rec['ms'].append(statistics.median(ms))
-        rec['busy'].append(quiet.busy)
-        rec['foreign'].append(quiet.foreign_cores)
-        rec['steal'].append(quiet.steal)
-  return out
-
-
-def summarize(rec_v: dict, rec_m: dict) -> dict:
-  """Median ms per side, and the MMAction2 / vjax ratio over the quiet rounds."""
-  busy = [bv or bm for bv, bm in zip(rec_v['busy'], rec_m['busy'])]
-  quiet = [i for i, b in enumerate(busy) if not b] or list(range(len(busy)))
-  ratios = [rec_m['ms'][i] / rec_v['ms'][i] for i in quiet]
-  return dict(vjax_ms=statistics.median(rec_v['ms'][i] for i in quiet),
-              mm_ms=statistics.median(rec_m['ms'][i] for i in quiet),
-              ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
-              rounds=len(busy), busy_rounds=sum(busy), all_busy=all(busy),
-              max_foreign=max(rec_v['foreign'] + rec_m['foreign']),
-              max_steal=max(rec_v['steal'] + rec_m['steal']))
+    super().__init__([python, str(RUNNER), '--serve', '--spec', json.dumps(payload),
+                      '--threads', str(threads), '--device', device]
+                     + (['--autocast', autocast] if autocast else []))
 
 
 def main():
@@ -332,8 +269,7 @@ def main():
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'), default='float32',
                       help="vjax's compute dtype (MMAction2: float32, or torch.autocast "
                       'bfloat16 on a GPU)')
-  parser.add_argument('--ref-python', default=os.environ.get(
-      'MMACTION2_REF_PYTHON', '/work/mmaction2-ref-venv/bin/python'),
+  parser.add_argument('--ref-python', default=DEFAULT_REF_PYTHON,
                       help='the Python with torch, mmcv 1.x and mmaction2 0.24.1')
   parser.add_argument('--skip-mmaction2', action='store_true')
   parser.add_argument('--wait-idle', type=float, default=300,
@@ -347,9 +283,8 @@ def main():
   on_cpu = jax.default_backend() == 'cpu'
   threads = len(os.sched_getaffinity(0))  # XLA's CPU client sizes its thread pool like this
   run_mm = not args.skip_mmaction2
-  if run_mm and not Path(args.ref_python).exists() and '/' in args.ref_python:
-    raise SystemExit(f'No Python at {args.ref_python} (tests/reference/setup_venv.sh builds '
-                     'the reference venv), or pass --skip-mmaction2.')
+  if run_mm:
+    check_ref_python(args.ref_python)
   device = jax.devices()[0]
   print(f'vjax: jax {jax.__version__} on {jax.default_backend()} ({device.device_kind}), '
         f'dtype {args.dtype}; batch {args.batch}, {args.size}x{args.size} px; {args.rounds} '
@@ -357,16 +292,7 @@ def main():
         '(compile excluded)')
   busy_start = False
   if on_cpu:
-    load = _cpu.wait_until_idle(threads, 0 if args.allow_busy else args.wait_idle)
-    busy_start = load >= _cpu.IDLE_LOAD_PER_CORE * threads
-    print(f'threads: {threads} (XLA CPU and torch.set_num_threads); load average {load:.2f} '
-          'at start', flush=True)
-    if busy_start and not args.allow_busy:
-      raise SystemExit(f'Refusing to measure: the load average is {load:.2f} on {threads} '
-                       f'cores (a figure counts below {_cpu.IDLE_LOAD_PER_CORE * threads:.1f}). '
-                       'Stop what else runs, or pass --allow-busy to mark every figure BUSY.')
-    if busy_start:
-      print('!!! BUSY MACHINE: the figures below do not count !!!', flush=True)
+    _, busy_start = wait_for_idle(threads, args.wait_idle, args.allow_busy)
 
   rows = []
   for name in args.model:
@@ -380,7 +306,7 @@ def main():
       sides['mmaction2'] = MMAction2(
           args.ref_python, spec, args.batch, args.size, threads,
           'cpu' if on_cpu else 'cuda', None if args.dtype == 'float32' else 'float16')
-    per_side = paired(sides, args.rounds, args.steps, args.warmup)
+    per_side = paired(sides, args.rounds, args.steps, args.warmup, PHASES)
     mm_info = sides['mmaction2'].info if run_mm else None
     for side in sides.values():
       side.close()
@@ -391,8 +317,7 @@ def main():
       if run_mm:
         row['phases'][phase] = summarize(rv, per_side['mmaction2'][phase])
       else:
-        row['phases'][phase] = dict(vjax_ms=statistics.median(rv['ms']), all_busy=all(
-            rv['busy']), busy_rounds=sum(rv['busy']), rounds=len(rv['busy']))
+        row['phases'][phase] = summarize_one(rv)
       s = row['phases'][phase]
       s['all_busy'] = s['all_busy'] or busy_start
       line = f'    {phase:5s} vjax {s["vjax_ms"]:7.0f} ms'
