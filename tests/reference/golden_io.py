@@ -6,13 +6,18 @@
   ``sorting(modules, mode, stable_np)``, so goldens exist both for its own (unstable) tie order
   ('raw') and for the stable order vjax follows ('stable').
 * ``jsonable``: torch / numpy values as plain JSON values.
+* ``golden_dir(doc, name)``: the script's ``--out`` folder (default ``tests/golden/<name>``),
+  emptied, so a rerun leaves exactly what it writes.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import shutil
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -84,3 +89,15 @@ def jsonable(x):
   if isinstance(x, np.integer):
     return int(x)
   return x
+
+
+def golden_dir(doc: str, name: str) -> Path:
+  """Parses ``--out`` (default ``tests/golden/<name>``) and returns it, recreated empty."""
+  parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+  parser.add_argument('--out', default=str(Path(__file__).resolve().parent.parent / 'golden' /
+                                           name))
+  golden = Path(parser.parse_args().out).resolve()
+  if golden.exists():
+    shutil.rmtree(golden)
+  golden.mkdir(parents=True)
+  return golden

@@ -15,12 +15,10 @@ writes tests/golden/features/ from inputs drawn with numpy.random.default_rng(SE
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import pickle
 import runpy
-import shutil
 import sys
 import tempfile
 import types
@@ -37,6 +35,7 @@ for _name, _alias in (('int', int), ('float', float), ('bool', bool), ('object',
 import mmaction  # noqa: E402
 import mmcv  # noqa: E402
 import scipy  # noqa: E402
+from golden_io import golden_dir  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TOOL = (Path(mmaction.__file__).resolve().parent / '.mim' / 'tools' / 'data' / 'activitynet' /
@@ -99,13 +98,7 @@ def run_csv(rng, tool, arrays, work: Path):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--out', default=str(HERE.parent / 'golden' / 'features'))
-  args = parser.parse_args()
-  golden = Path(args.out)
-  if golden.exists():
-    shutil.rmtree(golden)
-  golden.mkdir(parents=True)
+  golden = golden_dir(__doc__, 'features')
   rng = np.random.default_rng(SEED)
   tool = runpy.run_path(str(TOOL))
   arrays = {}

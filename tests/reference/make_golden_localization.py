@@ -36,7 +36,6 @@ The network-driven cases draw continuous scores (the script checks that nothing 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 import hashlib
@@ -68,7 +67,7 @@ from mmaction.models.localizers import bmn as mm_bmn_module  # noqa: E402
 from mmaction.models.localizers.utils import post_processing as mm_post_processing  # noqa: E402
 
 import golden_io  # noqa: E402
-from golden_io import jsonable, returning_stable, stable_numpy, wrap  # noqa: E402
+from golden_io import golden_dir, jsonable, returning_stable, stable_numpy, wrap  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TOOLS = Path(mmaction.__file__).resolve().parent / '.mim' / 'tools'
@@ -540,13 +539,7 @@ def run_process_annotations(rng, golden, work):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--out', default=str(HERE.parent / 'golden' / 'localization'))
-  args = parser.parse_args()
-  golden = Path(args.out)
-  if golden.exists():
-    shutil.rmtree(golden)
-  golden.mkdir(parents=True)
+  golden = golden_dir(__doc__, 'localization')
   rng = np.random.default_rng(SEED)
   torch.manual_seed(0)
   arrays = {}

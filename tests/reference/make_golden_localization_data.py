@@ -19,9 +19,7 @@ Cases: 'bmn' (LoadLocalizationFeature + GenerateLocalizationLabels), 'pem_top5' 
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -37,7 +35,7 @@ import mmaction  # noqa: E402
 import mmcv  # noqa: E402
 from mmaction.datasets import ActivityNetDataset  # noqa: E402
 
-from golden_io import jsonable  # noqa: E402
+from golden_io import golden_dir, jsonable  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240917
@@ -101,13 +99,7 @@ def pipelines(golden: Path) -> dict[str, list]:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--out', default=str(HERE.parent / 'golden' / 'localization_data'))
-  args = parser.parse_args()
-  golden = Path(args.out).resolve()
-  if golden.exists():
-    shutil.rmtree(golden)
-  golden.mkdir(parents=True)
+  golden = golden_dir(__doc__, 'localization_data')
   rng = np.random.default_rng(SEED)
   write_inputs(rng, golden)
   arrays, cases = {}, {}

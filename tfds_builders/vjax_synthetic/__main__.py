@@ -7,22 +7,12 @@ Any option of ``VjaxSyntheticConfig`` can be overridden, e.g. ``--num_train=500 
 
 from __future__ import annotations
 
-import argparse
-
+from tfds_builders.common.cli import synthetic_main
 from tfds_builders.vjax_synthetic import builder
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__)
-  parser.add_argument("--data_dir", default=None, help="TFDS data_dir (default: TFDS default).")
-  parser.add_argument("--preset", default=None, choices=sorted(builder.PRESETS))
-  for name in builder.OPTION_NAMES:
-    parser.add_argument(f"--{name}", type=int, default=None)
-  args = parser.parse_args(argv)
-  options = {k: getattr(args, k) for k in builder.OPTION_NAMES
-             if getattr(args, k) is not None}
-  b = builder.prepare_synthetic(args.data_dir, args.preset, **options)
-  print(f"Prepared {b.name}/{b.builder_config.name} in {b.data_dir}: {b.info.splits}")
+  synthetic_main(__doc__, builder.PRESETS, builder.OPTION_NAMES, builder.prepare_synthetic, argv)
 
 
 if __name__ == "__main__":
