@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from vjax.tasks.base import Task
 from vjax.tasks.recognition import MultiLabelRecognition, Recognition
+from vjax.tasks.ssn import SSNTask
 
 # Most specific first: inference from the model config takes the first that accepts it.
 TASKS: dict[str, type[Task]] = {
     MultiLabelRecognition.name: MultiLabelRecognition,
+    SSNTask.name: SSNTask,
     Recognition.name: Recognition,
 }
 
