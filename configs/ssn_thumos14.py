@@ -18,6 +18,9 @@ The paths are MMAction2's config's (``data/thumos14/...``): its tools/data/thumo
 write the frames to ``rawframes/{val,test}`` and the denormalised TAG lists to ``proposals/``;
 point ``data.*.data_prefix`` / ``ann_file`` there if yours follow the scripts.
 
+``get_config('tfds')`` reads the ``thumos14`` TFDS dataset (``python -m vjax.tools.build_dataset
+thumos14 --manual_dir=data/thumos14 --config=frames_340x256``) instead of the frame folders.
+
 ``get_config('synthetic')`` trains a narrow ResNet-18 SSN on ``thumos14_synthetic`` (a few dozen
 short videos with planted actions and noisy TAG proposals, generated on first use) on a CPU
 in a few minutes and reports the same mAP keys.
@@ -69,17 +72,17 @@ def model(variant="train", num_classes=NUM_CLASSES, depth=50, base_channels=64,
   return out
 
 
-def pipelines(resize=True, test_interval=6, test_ticks=TEST_TICKS):
+def pipelines(resize=True, test_interval=6, test_ticks=TEST_TICKS, decode="RawFrameDecode"):
   """(train, val, test): MMAction2's, Normalize on device; val and test score tick chunks."""
   sample = dict(type="SampleProposalFrames", clip_len=1, body_segments=5, aug_segments=(2, 2),
                 aug_ratio=0.5)
   spatial = ([dict(type="Resize", scale=(340, 256), keep_ratio=True),
               dict(type="CenterCrop", crop_size=224)] if resize else [])
-  train = [sample, dict(type="RawFrameDecode"), *spatial,
+  train = [sample, dict(type=decode), *spatial,
            dict(type="FormatShape", input_format="NPTCHW"),
            dict(type="Collect", keys=["imgs", "reg_targets", "proposal_scale_factor",
                                       "proposal_labels", "proposal_type"], meta_keys=[])]
-  test = [dict(sample, mode="test", test_interval=test_interval), dict(type="RawFrameDecode"),
+  test = [dict(sample, mode="test", test_interval=test_interval), dict(type=decode),
           *spatial, dict(type="FormatShape", input_format="NCHW"),
           dict(type="PadTo", sizes=dict(imgs=test_ticks), mask_keys=dict(imgs="tick_mask")),
           dict(type="Collect", keys=["imgs", "tick_mask"], meta_keys=[])]
@@ -97,7 +100,7 @@ def _datasets(c, variant, train, test, common, train_source, test_source, test_t
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  variant, flags = parse_config_arg(arg, variants=("train", "test"), flags=("synthetic",))
+  variant, flags = parse_config_arg(arg, variants=("train", "test"), flags=("synthetic", "tfds"))
   c = default_config()
   c.evaluation = dict(interval=450, start=0, metrics=["mAP"],
                       metric_options=dict(mAP=dict(eval_dataset="thumos14")), save_best="",
@@ -121,13 +124,17 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     return c
   c.model = model(variant)
   c.data.img_norm_cfg = IMG_NORM
-  train, val, test = pipelines()
-  root = "./data/thumos14/rawframes/"
-  _datasets(c, variant, train, test, common,
-            dict(type="SSNDataset", ann_file="data/thumos14/thumos14_tag_val_proposal_list.txt",
-                 data_prefix=root),
-            dict(type="SSNDataset", ann_file="data/thumos14/thumos14_tag_test_proposal_list.txt",
-                 data_prefix=root), TEST_TICKS)
+  if "tfds" in flags:  # built by `python -m vjax.tools.build_dataset thumos14`
+    train, val, test = pipelines(decode="FrameBytesDecode")
+    tfds = dict(name="thumos14", data_dir="", builder_config="frames_340x256")
+    sources = [dict(type="SSNDataset", ann_file=None, tfds=dict(tfds, split=s))
+               for s in ("val", "test")]
+  else:
+    train, val, test = pipelines()
+    root = "./data/thumos14/rawframes/"
+    sources = [dict(type="SSNDataset", ann_file=f"data/thumos14/thumos14_tag_{s}_proposal_list.txt",
+                    data_prefix=root) for s in ("val", "test")]
+  _datasets(c, variant, train, test, common, *sources, TEST_TICKS)
   c.data.videos_per_device = 1
   c.data.test_videos_per_device = 1
   c.data.workers = 2

@@ -35,6 +35,7 @@ from vjax.localization.proposals import temporal_iou
 
 __all__ = [
     'TagVideo', 'eval_ap', 'load_localize_proposal_file', 'parse_stage_config',
+    'parse_tag_proposals',
     'perform_regression', 'proposals_per_video', 'results_to_detections', 'SSNDetectionMAP',
     'SSNResultsWriter', 'stpp_test_scores', 'temporal_nms', 'THUMOS14_IOU_RANGE',
     'thumos14_map', 'video_result'
@@ -91,7 +92,13 @@ def load_localize_proposal_file(filename: str) -> list[TagVideo]:
         f"Proposal file {filename} not found. THUMOS14's TAG proposal lists come from MMAction2's "
         "tools/data/thumos14/fetch_tag_proposals.sh (and denormalize_proposal_file.sh).")
   with open(filename) as f:
-    numbered = [(i, line.strip()) for i, line in enumerate(f, 1)]
+    return parse_tag_proposals(f.read(), filename)
+
+
+def parse_tag_proposals(text: str, filename: str = "<TAG proposals>") -> list[TagVideo]:
+  """``load_localize_proposal_file`` of a TAG file's ``text`` (``filename`` names it in
+  errors)."""
+  numbered = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1)]
   videos = []
   for is_header, group in itertools.groupby(numbered, lambda x: x[1].startswith('#')):
     if is_header:

@@ -103,14 +103,20 @@ def _cfg(cfg) -> dict:
 @DATASETS.register
 class SSNDataset:
   """MMAction2's ``SSNDataset`` arguments (``pipeline`` is the split's, as in every vjax
-  dataset), plus ``test_ticks_per_sample`` (test mode; see the module docstring)."""
+  dataset), plus ``test_ticks_per_sample`` (test mode; see the module docstring) and ``tfds``:
+  ``dict(name='thumos14', split=..., data_dir=..., builder_config=...)`` reads the videos and
+  their TAG list from a built ``thumos14`` TFDS dataset instead of ``ann_file`` and frame
+  folders (decode with ``FrameBytesDecode``; frames count from 0)."""
 
   def __init__(self, ann_file, train_cfg, test_cfg, data_prefix=None, test_mode=False,
                filename_tmpl="img_{:05d}.jpg", start_index=1, modality="RGB",
                video_centric=True, reg_normalize_constants=None, body_segments=5,
                aug_segments=(2, 2), aug_ratio=(0.5, 0.5), clip_len=1, frame_interval=1,
                filter_gt=True, use_regression=True, verbose=False,
-               test_ticks_per_sample: int | None = None):
+               test_ticks_per_sample: int | None = None, tfds: Mapping[str, Any] | None = None):
+    self.tfds = None if tfds is None else dict(to_dict(tfds))
+    if ann_file is None and self.tfds is None:
+      raise ValueError("SSNDataset needs ann_file (a TAG proposal list) or tfds=dict(name=...)")
     self.ann_file = str(ann_file)
     self.data_prefix = data_prefix
     self.test_mode = test_mode
@@ -177,16 +183,34 @@ class SSNDataset:
 
   # ---- annotations ---------------------------------------------------------------------
 
+  def _tfds_videos(self) -> list:
+    """The TAG list stored with a ``thumos14`` TFDS split, its videos tagged with their record."""
+    from tfds_builders.thumos14 import thumos14_dataset_builder as th  # pylint: disable=g-import-not-at-top
+    from vjax.data.sources.tfds_records import TFDSDataset  # pylint: disable=g-import-not-at-top
+    cfg = dict(self.tfds)
+    unknown = sorted(set(cfg) - {"name", "split", "data_dir", "builder_config"})
+    if unknown or "split" not in cfg:
+      raise KeyError(f"SSNDataset(tfds=...) takes name, split, data_dir and builder_config; got "
+                     f"{sorted(cfg)}")
+    cfg.setdefault("name", "thumos14")
+    cfg["data_dir"] = cfg.get("data_dir") or None
+    self._records = TFDSDataset(**cfg)
+    builder = TFDSDataset._open_builder(cfg["name"], cfg["data_dir"], cfg.get("builder_config"),
+                                        False)
+    meta = th.open_split_metadata(builder, cfg["split"])
+    self.proposal_file = (f"TFDS {cfg['name']}/{self._records.config_name} split "
+                          f"{cfg['split']!r} TAG list")
+    records = {v: i for i, v in enumerate(meta["videos"])}
+    videos = ssn_utils.parse_tag_proposals(meta["tag_list"], self.proposal_file)
+    return [(v, records[v.video_id]) for v in videos if v.video_id in records]
+
   def load_annotations(self) -> list[dict]:
-    if "normalized_" in self.ann_file:
-      self.proposal_file = self.ann_file.replace("normalized_", "")
-      if not osp.exists(self.proposal_file):
-        raise FileNotFoundError(f"{self.proposal_file} not found: denormalize {self.ann_file} "
-                                "with MMAction2's tools/data/thumos14/denormalize_proposal_file.sh")
+    if self.tfds is not None:
+      videos = self._tfds_videos()
     else:
-      self.proposal_file = self.ann_file
+      videos = [(v, None) for v in self._tag_videos()]
     infos = []
-    for video in ssn_utils.load_localize_proposal_file(self.proposal_file):
+    for video, record in videos:
       n = video.num_frames
       gts = [SSNInstance(s, e, n, label=label, best_iou=1.0)
              for label, s, e in video.gts if e > s and s < n]
@@ -195,8 +219,18 @@ class SSNDataset:
       frame_dir = (osp.join(self.data_prefix, video.video_id) if self.data_prefix is not None
                    else video.video_id)
       infos.append(dict(frame_dir=frame_dir, video_id=video.video_id, total_frames=n, gts=gts,
-                        proposals=proposals, line=video.line))
+                        proposals=proposals, line=video.line, record=record))
     return infos
+
+  def _tag_videos(self) -> list:
+    if "normalized_" in self.ann_file:
+      self.proposal_file = self.ann_file.replace("normalized_", "")
+      if not osp.exists(self.proposal_file):
+        raise FileNotFoundError(f"{self.proposal_file} not found: denormalize {self.ann_file} "
+                                "with MMAction2's tools/data/thumos14/denormalize_proposal_file.sh")
+    else:
+      self.proposal_file = self.ann_file
+    return ssn_utils.load_localize_proposal_file(self.proposal_file)
 
   def construct_proposal_pools(self) -> None:
     """The whole dataset's positive, incomplete and background proposals."""
@@ -269,9 +303,9 @@ class SSNDataset:
       out.extend((pool[i][1], kind) for i in idx)
     return out
 
-  def _get_stage(self, proposal: SSNInstance, num_frames: int) -> tuple[float, float]:
-    """The starting and ending stages' scale factors: their lengths inside the video over the
-    augmented lengths."""
+  def _get_stage(self, proposal: SSNInstance, num_frames: int) -> tuple[float, float, list]:
+    """The starting and ending stages' scale factors (their lengths inside the video over the
+    augmented lengths) and the stage split (the segment each stage ends at)."""
     start, end = proposal.start_frame, proposal.end_frame
     ori_clip_len = self.clip_len * self.frame_interval
     duration = end - start
@@ -282,12 +316,18 @@ class SSNDataset:
     valid_ending_length = (valid_ending - end + 1) - ori_clip_len
     starting = (valid_starting_length + ori_clip_len + 1) / (duration * self.aug_ratio[0])
     ending = (valid_ending_length + ori_clip_len + 1) / (duration * self.aug_ratio[1])
-    return starting, ending
+    aug_start, aug_end = self.aug_segments
+    split = [aug_start, aug_start + self.body_segments, aug_start + self.body_segments + aug_end]
+    return starting, ending, split
 
   def _base(self, info: dict) -> dict:
-    return dict(frame_dir=info["frame_dir"], video_id=info["video_id"],
-                total_frames=info["total_frames"], filename_tmpl=self.filename_tmpl,
-                modality=self.modality, start_index=self.start_index)
+    results = dict(frame_dir=info["frame_dir"], video_id=info["video_id"],
+                   total_frames=info["total_frames"], filename_tmpl=self.filename_tmpl,
+                   modality=self.modality, start_index=self.start_index)
+    if info["record"] is not None:  # the stored frames (frames_bytes), numbered from 0
+      record = self._records[info["record"]]
+      results.update(frames_bytes=record["frames_bytes"], start_index=0, fps=record["fps"])
+    return results
 
   def prepare_train_frames(self, index: int, rng: np.random.Generator) -> dict:
     info = self.video_infos[index]
@@ -297,7 +337,7 @@ class SSNDataset:
     scale, types, labels, targets, spans = [], [], [], [], []
     consts = self.reg_norm_consts
     for proposal, kind in drawn:
-      scale.append(self._get_stage(proposal, proposal.num_video_frames))
+      scale.append(self._get_stage(proposal, proposal.num_video_frames)[:2])
       label = 0 if kind == BACKGROUND else proposal.label
       if not isinstance(label, (int, np.integer)):
         raise TypeError(f"proposal_label must be an int, but got {type(label)}")
