@@ -64,8 +64,9 @@ def model(variant="train", num_classes=NUM_CLASSES, depth=50, base_channels=64,
                                                         batch_size=16)))
   out = dict(type="SSN", backbone=backbone, spatial_type="avg", dropout_ratio=dropout_ratio,
              loss_cls=dict(type="SSNLoss"),
-             cls_head=dict(type="SSNHead", dropout_ratio=0., in_channels=base_channels * 8 * expansion,
-                           num_classes=num_classes, consensus=consensus, use_regression=True),
+             cls_head=dict(type="SSNHead", dropout_ratio=0.,
+                           in_channels=base_channels * 8 * expansion, num_classes=num_classes,
+                           consensus=consensus, use_regression=True),
              test_cfg=test_cfg)
   if variant == "train":
     out["train_cfg"] = TRAIN_CFG
@@ -89,11 +90,14 @@ def pipelines(resize=True, test_interval=6, test_ticks=TEST_TICKS, decode="RawFr
   return train, test, test
 
 
-def _datasets(c, variant, train, test, common, train_source, test_source, test_ticks):
+def _datasets(c, variant, train, test, common, train_source, test_source, test_ticks,
+              val_source=None):
+  """data.train (train mode), data.val (``val_source``, default the train videos) and data.test
+  (test mode, tick chunks)."""
   if variant == "train":
     c.data.train = dict(train_source, **common, body_segments=5, aug_segments=(2, 2),
                         aug_ratio=0.5, test_mode=False, verbose=True, pipeline=train)
-    c.data.val = dict(train_source, **common, aug_ratio=0.5, test_mode=True,
+    c.data.val = dict(val_source or train_source, **common, aug_ratio=0.5, test_mode=True,
                       test_ticks_per_sample=test_ticks, pipeline=test)
   c.data.test = dict(test_source, **common, aug_ratio=0.5, test_mode=True,
                      test_ticks_per_sample=test_ticks, pipeline=test)
@@ -113,8 +117,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.data.img_norm_cfg = IMAGENET_NORM
     common = dict(train_cfg=TRAIN_CFG, test_cfg=c.model["test_cfg"])
     source = dict(type="thumos14_synthetic", data_dir="")
+    # Evaluated on the held-out split (the full config's data.val is its training videos).
     _datasets(c, variant, train, test, common, dict(source, split="val"),
-              dict(source, split="test"), 32)
+              dict(source, split="test"), 32, val_source=dict(source, split="test"))
     c.data.videos_per_device = 4
     c.data.test_videos_per_device = 4
     c.data.workers = 0

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -212,7 +211,8 @@ def test_ssn_dataset_matches_mmaction2(name):
                                                          batch_size=4)))
   ds = SSNDataset(TAG, TRAIN_CFG, test_cfg, data_prefix="frames", **kwargs)
   got = [dict(video_id=v["video_id"], frame_dir=v["frame_dir"], total_frames=v["total_frames"],
-              gts=[_instance(g) for g in v["gts"]], proposals=[_instance(p) for p in v["proposals"]])
+              gts=[_instance(g) for g in v["gts"]],
+              proposals=[_instance(p) for p in v["proposals"]])
          for v in ds.video_infos]
   same_tree(got, case["videos"])
   for kind in ("positive", "incomplete", "background"):
@@ -470,9 +470,9 @@ def test_mmaction2_ssn_configs_convert_build_and_init_without_data():
 
 
 def test_synthetic_config_trains_a_step_and_evaluates_chunks_exactly_once(tmp_path):
-  """configs/ssn_thumos14.py:synthetic on a smaller generated set, 8 CPU devices: the generic
-  train step logs MMAction2's three loss terms, and a val pass over tick chunks reports the
-  mAP keys (every chunk seen once, the last global batch padded)."""
+  """configs/ssn_thumos14.py:synthetic on a smaller generated set, on 2 CPU devices: the
+  generic train step logs MMAction2's three loss terms, and a val pass over tick chunks
+  reports the mAP keys (every chunk seen once, the last global batch padded)."""
   import optax  # pylint: disable=g-import-not-at-top
   from vjax.config import load_config  # pylint: disable=g-import-not-at-top
   from vjax.data import loader as data_loader  # pylint: disable=g-import-not-at-top
@@ -481,21 +481,24 @@ def test_synthetic_config_trains_a_step_and_evaluates_chunks_exactly_once(tmp_pa
   from vjax.train.loop import Experiment  # pylint: disable=g-import-not-at-top
   c = load_config(osp.join(osp.dirname(__file__), "..", "..", "configs",
                            "ssn_thumos14.py:synthetic"))
-  options = dict(num_val=4, num_test=3, min_frames=40, max_frames=60)
+  options = dict(num_val=4, num_test=3, min_frames=40, max_frames=60)  # 3 test chunks
   for split in ("train", "val", "test"):
     c.data[split].data_dir = str(tmp_path)
     c.data[split].options = options
   c.data.videos_per_device = 1
   c.data.test_videos_per_device = 1
   exp = Experiment(c, str(tmp_path / "work"))
+  exp.mesh = mesh_lib.make_mesh(c.mesh, jax.devices()[:2])
+  exp.dp = mesh_lib.data_parallel_size(exp.mesh)
+  exp.train_batch = exp.test_batch = 2
   source, pipeline = exp.source("train")
   tx = optax.adamw(1e-3)
   state, shardings = exp.init_state(tx, exp.sample_input(source, pipeline))
   step = exp.jit_step(step_lib.make_train_step(exp.task, exp.model, tx, lambda s: 1e-3),
                       shardings, (shardings, mesh_lib.replicated(exp.mesh)))
-  it = data_loader.make_train_iterator(source, pipeline, global_batch_size=8, seed=0)
+  it = data_loader.make_train_iterator(source, pipeline, global_batch_size=2, seed=0)
   batch = next(it)
-  assert batch["imgs"].shape == (8, 8, 9, 32, 32, 3) and batch["proposal_type"].shape == (8, 8)
+  assert batch["imgs"].shape == (2, 8, 9, 32, 32, 3) and batch["proposal_type"].shape == (2, 8)
   with exp.mesh:
     state, metrics = step(state, mesh_lib.global_batch(exp.mesh, batch))
     np.testing.assert_allclose(metrics["loss"], metrics["loss_activity"] +
@@ -504,5 +507,31 @@ def test_synthetic_config_trains_a_step_and_evaluates_chunks_exactly_once(tmp_pa
   assert list(results) == [f"mAP@0.{i}0" for i in range(1, 10)]
   assert all(0.0 <= v <= 1.0 for v in results.values())
   val, _ = exp.source("val")
+  assert len(val) % 2 == 1  # an odd number of chunks: the last batch has a padding row
   preds = exp.last_predictions["predict"]["tick_scores"]
   assert preds.shape == (len(val), 32, 4 + 3 * 9)  # every chunk once, 32 ticks each
+
+
+def test_missing_frames_follow_on_error(tmp_path):
+  """A video whose frames are gone: 'raise' names it (the TAG list's line too); 'skip' loads
+  the next video in its place and counts the skip."""
+  from tfds_builders.thumos14 import synthetic  # pylint: disable=g-import-not-at-top
+  from vjax.data import loader as data_loader  # pylint: disable=g-import-not-at-top
+  root = synthetic.prepare(str(tmp_path), num_val=3, num_test=1, min_frames=30, max_frames=40,
+                           size=16)
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.rmtree(osp.join(root, "rawframes", "val", "video_validation_0000001"))
+  ds = SSNDataset(osp.join(root, synthetic.proposal_file("val")), TRAIN_CFG, TEST_CFG,
+                  data_prefix=osp.join(root, "rawframes", "val"))
+  pipeline = [dict(type="SampleProposalFrames", clip_len=1, body_segments=5, aug_segments=(2, 2),
+                   aug_ratio=0.5), dict(type="RawFrameDecode"),
+              dict(type="FormatShape", input_format="NPTCHW"),
+              dict(type="Collect", keys=["imgs", "proposal_type"], meta_keys=[])]
+  it = data_loader.make_eval_iterator(ds, pipeline, global_batch_size=3)
+  with pytest.raises(data_loader.SampleError,
+                     match=r"video_validation_0000001 .*line \d+ of .*thumos14_tag_val.*img_"):
+    next(it)
+  it = data_loader.make_eval_iterator(ds, pipeline, global_batch_size=3, on_error="skip")
+  batch = next(it)
+  assert batch["imgs"].shape == (3, 8, 9, 16, 16, 3)
+  assert list(it.bad_samples().values()) == [1]

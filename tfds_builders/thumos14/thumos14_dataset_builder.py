@@ -108,7 +108,8 @@ A split without its TAG list is left out; a listed video without frames is skipp
     return None
 
   def _generate_examples(self, split: str, tag: str, manual: str):
-    from vjax.localization.ssn import load_localize_proposal_file  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from vjax.localization.ssn import load_localize_proposal_file
     with open(tag) as f:
       text = f.read()
     written, skipped = [], []

@@ -62,7 +62,8 @@ def _number(text: str, kind, what: str, where: str):
   try:
     return kind(text)
   except ValueError:
-    raise ValueError(f"{where}: {what} {text!r} is not {'an integer' if kind is int else 'a number'}"
+    kind_name = 'an integer' if kind is int else 'a number'
+    raise ValueError(f"{where}: {what} {text!r} is not {kind_name}"
                      f"\n  expected the TAG proposal format:\n{TAG_FORMAT}") from None
 
 

@@ -185,7 +185,8 @@ class SSNDataset:
 
   def _tfds_videos(self) -> list:
     """The TAG list stored with a ``thumos14`` TFDS split, its videos tagged with their record."""
-    from tfds_builders.thumos14 import thumos14_dataset_builder as th  # pylint: disable=g-import-not-at-top
+    # pylint: disable-next=g-import-not-at-top
+    from tfds_builders.thumos14 import thumos14_dataset_builder as th
     from vjax.data.sources.tfds_records import TFDSDataset  # pylint: disable=g-import-not-at-top
     cfg = dict(self.tfds)
     unknown = sorted(set(cfg) - {"name", "split", "data_dir", "builder_config"})
