@@ -11,6 +11,8 @@ inputs and ``proposal_type``, ``proposal_labels``, ``reg_targets`` as loss targe
 returns the reorganised test fc's scores per tick, (N, T, D); the evaluators put each video's
 chunks together, pool them over its proposals (STPPTest) and compute MMAction2's THUMOS14
 ``mAP@0.10`` ... ``mAP@0.90``; a test run's ``test.out`` writes MMAction2's per-video results.
+One crop per tick at test time, as MMAction2's SSN configs (``CenterCrop``); MMAction2 averages
+"crops" over its batch axis of one video, which a chunked batch of several has no use for.
 """
 
 from __future__ import annotations
