@@ -9,6 +9,7 @@ from __future__ import annotations
 from vjax.tasks.base import Task
 from vjax.tasks.localization import BMNTask, PEMTask, TEMTask
 from vjax.tasks.recognition import MultiLabelRecognition, Recognition
+from vjax.tasks.ssn import SSNTask
 
 # Most specific first: inference from the model config takes the first that accepts it.
 TASKS: dict[str, type[Task]] = {
@@ -16,6 +17,7 @@ TASKS: dict[str, type[Task]] = {
     TEMTask.name: TEMTask,
     PEMTask.name: PEMTask,
     MultiLabelRecognition.name: MultiLabelRecognition,
+    SSNTask.name: SSNTask,
     Recognition.name: Recognition,
 }
 

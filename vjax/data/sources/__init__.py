@@ -14,6 +14,7 @@ from vjax.data.sources.annotation_lists import (AudioFeatureDataset, ImageDatase
                                                 class_probabilities)
 from vjax.data.sources.base import DATASETS, build_child, build_split, sample_from
 from vjax.data.sources.hvu import HVUDataset
+from vjax.data.sources.ssn import SSNDataset
 from vjax.data.sources.tfds_records import TFDSDataset
 from vjax.data.sources.wrappers import ConcatDataset, RepeatDataset
 
