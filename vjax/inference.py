@@ -109,27 +109,34 @@ class Localizer:
     self.config, self.task, self.model = loaded.config, loaded.task, loaded.model
     self.variables, self.report = loaded.variables, loaded.report
     model, task = self.model, self.task
-    if not hasattr(task, "video_result"):
+    if not (hasattr(task, "video_result") or hasattr(task, "forward_test")):
       raise TypeError(f"{type(model).__name__} is not a temporal localizer: use "
                       "init_recognizer for recognition configs")
     self._forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
     self._predict = jax.jit(lambda v, batch: task.predict(model, v, batch))
+    self._forward_test = jax.jit(lambda v, inputs: task.forward_test(model, v, inputs)) if (
+        hasattr(task, "forward_test")) else None
 
   def forward(self, x):
     """Raw network outputs, channels-last. BMN: ``(confidence_map (N, D, T, 2), start (N, T),
-    end (N, T))``; TEM: ``(N, T, 3)`` (action, start, end); PEM: ``(B * P, 1)``."""
+    end (N, T))``; TEM: ``(N, T, 3)`` (action, start, end); PEM: ``(B * P, 1)``; SSN (normalised
+    ``(N, T, H, W, C)`` frames): per-frame activity, completeness and regression scores."""
     return self._forward(self.variables, jnp.asarray(x, jnp.float32))
 
-  def predict(self, inputs: dict, video_meta: dict):
+  def predict(self, inputs: dict, video_meta: dict | None = None):
     """One video's test output, as MMAction2's ``forward_test`` returns it: BMN and PEM
     ``[{'video_name', 'proposal_list'}]`` (seconds, best first), TEM ``[(video_name, (T, 5)
-    rows action, start, end, tmin, tmax)]``.
+    rows action, start, end, tmin, tmax)]``; SSN the dict of its proposals' activity,
+    completeness and regression outputs (``SSNTask.forward_test``; no ``video_meta``).
 
     ``inputs``: the test pipeline's arrays for the video, unbatched and in its layout (BMN /
     TEM ``{'raw_feature': (C, T)}``; PEM ``{'bsp_feature': (P, 32), 'tmin', 'tmax',
     'tmin_score', 'tmax_score': (P,)}``); ``video_meta``: ``video_name`` and, for proposal
     lists, ``duration_second`` and ``duration_frame``.
     """
+    if self._forward_test is not None:
+      out = self._forward_test(self.variables, {k: jnp.asarray(v) for k, v in inputs.items()})
+      return jax.tree.map(np.asarray, out)
     batch = {k: jnp.asarray(np.asarray(v)[None]) for k, v in inputs.items()}
     predictions = jax.device_get(self._predict(self.variables, batch))
     return [self.task.video_result(predictions, 0, video_meta)]
@@ -163,15 +170,20 @@ class ProposalGenerationModule:
 
 
 def init_localizer(config, checkpoint: str | None = None, *, strict: bool = True,
-                   allow_pickle: bool = False) -> Localizer | ProposalGenerationModule:
+                   allow_pickle: bool = False, input_shape: tuple[int, ...] | None = None,
+                   ) -> Localizer | ProposalGenerationModule:
   """Builds a localizer config's network (a vjax config, or an MMAction2 config file such as
   ``configs/localization/bmn/bmn_400x100_2x8_9e_activitynet_feature.py``) with the
   checkpoint's weights (an MMAction2 ``.pth`` or a vjax checkpoint; random ones without). A
-  BSN PGM config, which has no network, gives its ``ProposalGenerationModule``."""
+  BSN PGM config, which has no network, gives its ``ProposalGenerationModule``.
+  ``input_shape`` (a batch of one) overrides the input shape initialisation traces with
+  (SSN's frames, by default the test pipeline's crop)."""
   from vjax.convert.mmaction2_config import load_any_config  # pylint: disable=g-import-not-at-top
   config = load_any_config(config)
   if not config.get("model") and config.get("pgm_proposals_cfg"):
     if checkpoint is not None:
       raise ValueError("a BSN PGM config has no network to load a checkpoint into")
     return ProposalGenerationModule(config)
-  return Localizer(load_model(config, checkpoint, strict=strict, allow_pickle=allow_pickle))
+  inputs = (np.zeros(input_shape, np.float32),) if input_shape else None
+  return Localizer(load_model(config, checkpoint, strict=strict, allow_pickle=allow_pickle,
+                              inputs=inputs))

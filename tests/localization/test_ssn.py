@@ -453,12 +453,12 @@ def _shipped_ssn_configs() -> Path | None:
 @pytest.mark.skipif(_shipped_ssn_configs() is None,
                     reason="mmaction2==0.24.1 (its config files) is not installed")
 def test_mmaction2_ssn_configs_convert_build_and_init_without_data():
-  from vjax.convert.load import load_model  # pylint: disable=g-import-not-at-top
+  from vjax.inference import init_localizer  # pylint: disable=g-import-not-at-top
   root = _shipped_ssn_configs()
-  small = (np.zeros((1, 2, 32, 32, 3), np.float32),)
   shapes = {}
   for which in ("train", "test"):
-    loaded = load_model(str(root / f"ssn_r50_450e_thumos14_rgb_{which}.py"), inputs=small)
+    loaded = init_localizer(str(root / f"ssn_r50_450e_thumos14_rgb_{which}.py"),
+                            input_shape=(1, 2, 32, 32, 3))
     assert loaded.task.name == "ssn"
     head = loaded.variables["params"]["cls_head"]
     shapes[which] = jax.tree.map(np.shape, loaded.variables)

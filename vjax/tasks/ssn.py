@@ -144,6 +144,14 @@ class SSNTask(Task):
                                          method=model.tick_scores)}
     return {"predict": tick_scores}
 
+  def forward_test(self, model, variables, inputs) -> dict:
+    """MMAction2's ``SSN.forward_test`` for one video: ``inputs`` as SSNDataset's test
+    sample gives them (``imgs`` uint8 (crops, T, H, W, C), ``relative_proposal_list``,
+    ``scale_factor_list``, ``proposal_tick_list``, ``reg_norm_consts``)."""
+    inputs = dict(inputs)
+    imgs = self.preprocess({"imgs": inputs.pop("imgs")})["imgs"]
+    return model.apply(variables, imgs, **inputs, method=model.forward_test)
+
   # ---- host ----------------------------------------------------------------------------
 
   def _head(self) -> dict:
