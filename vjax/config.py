@@ -359,6 +359,137 @@ def bsn_dirs(c: ml_collections.ConfigDict, work_dir: str = BSN_WORK_DIR) -> None
   c.pgm_features_dir = f"{work_dir}pgm_features/"
 
 
+# ---- skeleton-based recognition -----------------------------------------------------------
+# COCO's left and right keypoints (what a horizontal flip swaps) and limbs, as MMAction2's
+# PoseC3D configs list them.
+COCO_LEFT_KP = [1, 3, 5, 7, 9, 11, 13, 15]
+COCO_RIGHT_KP = [2, 4, 6, 8, 10, 12, 14, 16]
+COCO_SKELETONS = [[0, 5], [0, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [11, 13], [13, 15],
+                  [6, 12], [12, 14], [14, 16], [0, 1], [0, 2], [1, 3], [2, 4], [11, 12]]
+
+
+def skeleton_gcn(backbone: str, layout: str, strategy: str, num_classes: int,
+                 num_person: int = 2, **backbone_options) -> dict:
+  """MMAction2's ``SkeletonGCN`` with an ST-GCN-family backbone and ``STGCNHead``."""
+  head = dict(type="STGCNHead", num_classes=num_classes, in_channels=256,
+              loss_cls=dict(type="CrossEntropyLoss"))
+  if num_person != 2:
+    head["num_person"] = num_person
+  return dict(type="SkeletonGCN",
+              backbone=dict(type=backbone, in_channels=3,
+                            graph_cfg=dict(layout=layout, strategy=strategy), **backbone_options),
+              cls_head=head, train_cfg=None, test_cfg=None)
+
+
+def gcn_pipelines(clip_len: int | None = 300, extra=(), num_person: int = 2):
+  """(train, val, test) of MMAction2's GCN configs: loop-pad to ``clip_len`` frames (None:
+  keep the sample's length, as the BABEL configs), decode, ``FormatGCNInput`` (people padded
+  with zeros to ``num_person``), then ``extra`` ops (PoseNormalize, JointToBone, ...)."""
+  ops = [dict(type="PaddingWithLoop", clip_len=clip_len)] if clip_len else []
+  fmt = dict(type="FormatGCNInput", input_format="NCTVM")
+  if num_person != 2:
+    fmt["num_person"] = num_person
+  ops += [dict(type="PoseDecode"), fmt, *extra,
+          dict(type="Collect", keys=["keypoint", "label"], meta_keys=[])]
+  return ops, list(ops), list(ops)
+
+
+def posec3d_model(num_classes: int, in_channels: int = 17, base_channels: int = 32,
+                  stage_blocks=(4, 6, 3), depth: int = 50, dropout_ratio: float = 0.5) -> dict:
+  """MMAction2's PoseC3D: ``Recognizer3D`` + ``ResNet3dSlowOnly`` over heatmap volumes."""
+  return dict(
+      type="Recognizer3D",
+      backbone=dict(type="ResNet3dSlowOnly", depth=depth, pretrained=None,
+                    in_channels=in_channels, base_channels=base_channels, num_stages=3,
+                    out_indices=(2,), stage_blocks=tuple(stage_blocks), conv1_stride_s=1,
+                    pool1_stride_s=1, inflate=(0, 1, 1), spatial_strides=(2, 2, 2),
+                    temporal_strides=(1, 1, 2), dilations=(1, 1, 1)),
+      cls_head=dict(type="I3DHead", in_channels=base_channels * 16, num_classes=num_classes,
+                    spatial_type="avg", dropout_ratio=dropout_ratio),
+      train_cfg=dict(), test_cfg=dict(average_clips="prob"))
+
+
+def posec3d_pipelines(limb: bool = False, clip_len: int = 48, test_clips: int = 10,
+                      short_side: int = 64, crop: int = 56):
+  """(train, val, test) of MMAction2's PoseC3D configs: uniform sampling, PoseCompact,
+  resize/crop (and flip) of the keypoints, then keypoint or limb heatmaps."""
+  target = dict(type="GeneratePoseTarget", sigma=0.6, use_score=True, with_kp=not limb,
+                with_limb=limb)
+  if limb:
+    target["skeletons"] = COCO_SKELETONS
+  flip = dict(left_kp=COCO_LEFT_KP, right_kp=COCO_RIGHT_KP)
+  head = [dict(type="PoseDecode"), dict(type="PoseCompact", hw_ratio=1., allow_imgpad=True),
+          dict(type="Resize", scale=(-1, short_side))]
+  fmt = [dict(type="FormatShape", input_format="NCTHW"),
+         dict(type="Collect", keys=["imgs", "label"], meta_keys=[])]
+  train = [dict(type="UniformSampleFrames", clip_len=clip_len), *head,
+           dict(type="RandomResizedCrop", area_range=(0.56, 1.0)),
+           dict(type="Resize", scale=(crop, crop), keep_ratio=False),
+           dict(type="Flip", flip_ratio=0.5, **flip), target, *fmt]
+  val = [dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=1, test_mode=True),
+         *head, dict(type="CenterCrop", crop_size=short_side), target, *fmt]
+  test = [dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=test_clips,
+               test_mode=True), *head, dict(type="CenterCrop", crop_size=short_side),
+          dict(target, double=True, **flip), *fmt]
+  return train, val, test
+
+
+def use_pose_annotations(c: ml_collections.ConfigDict, pipelines, ann_file_train: str,
+                         ann_file_val: str, train_times: int | None = None) -> None:
+  """MMAction2's ``PoseDataset`` over pose ``.pkl`` files (val also serves as test);
+  ``train_times`` wraps training in a ``RepeatDataset`` as the BABEL configs do."""
+  train, val, test = pipelines
+  ds = dict(type="PoseDataset", data_prefix="")
+  c.data.train = dict(ds, ann_file=ann_file_train, pipeline=train)
+  if train_times:
+    c.data.train = dict(type="RepeatDataset", times=train_times,
+                        dataset=dict(ds, ann_file=ann_file_train), pipeline=train)
+  c.data.val = dict(ds, ann_file=ann_file_val, pipeline=val)
+  c.data.test = dict(ds, ann_file=ann_file_val, pipeline=test)
+
+
+def posec3d_recipe(arg: str, num_classes: int, name: str) -> ml_collections.ConfigDict:
+  """MMAction2's PoseC3D recipe (slowonly_r50_u48_240e_{name}_{keypoint,limb}) for a config
+  file's ``get_config(arg)``: variants ``keypoint`` / ``limb``, flags ``tfds`` and
+  ``synthetic``; annotations ``data/posec3d/{name}_{train,val}.pkl``."""
+  variant, flags = parse_config_arg(arg, variants=("keypoint", "limb"))
+  limb = variant == "limb"
+  c = default_config()
+  c.data.img_norm_cfg = None
+  c.evaluation.metrics = ["top_k_accuracy", "mean_class_accuracy"]
+  if "synthetic" in flags:
+    from tfds_builders.vjax_synthetic_skeleton import num_classes as synthetic_classes  # pylint: disable=g-import-not-at-top
+    c.model = posec3d_model(synthetic_classes("coco2d"), base_channels=8, stage_blocks=(1, 1, 1),
+                            dropout_ratio=0.2)
+    use_synthetic(c, posec3d_pipelines(limb, clip_len=16, test_clips=2, short_side=36, crop=32),
+                  name="vjax_synthetic_skeleton",
+                  builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
+                  test_videos_per_device=8)
+    synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
+    return c
+  c.model = posec3d_model(num_classes)
+  pipelines = posec3d_pipelines(limb)
+  if "tfds" in flags:  # python -m vjax.tools.build_dataset posec3d
+    use_tfds(c, pipelines, "posec3d", builder_config=f"{name}_2d" if "ntu" in name else name,
+             splits=("train", "val", "val"))
+  else:
+    use_pose_annotations(c, pipelines, f"data/posec3d/{name}_train.pkl",
+                         f"data/posec3d/{name}_val.pkl")
+  c.data.videos_per_device = 16
+  c.data.test_videos_per_device = 1
+  c.data.workers = 2
+  c.optimizer = dict(type="SGD", lr=0.2, momentum=0.9, weight_decay=0.0003)
+  c.optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
+  c.lr_config = dict(policy="CosineAnnealing", by_epoch=False, min_lr=0)
+  c.total_epochs = 240
+  c.checkpoint_config.interval = 10
+  c.workflow = (("train", 10),)
+  c.evaluation.interval = 10
+  c.log_config.interval = 20
+  return c
+
+
+
 class ConfigArg(NamedTuple):
   """A parsed ``get_config`` argument: the variant (None in files without variants) and the
   flags given."""

@@ -31,7 +31,7 @@ __all__ = ["Localizer", "Recognizer", "inference_recognizer", "init_localizer",
 def pipeline_imgs(config, video, split: dict | None = None) -> np.ndarray:
   """The model input for one video (views first, channels-last), before normalisation."""
   results = pipeline_results(config, video, split)
-  key = "audios" if "audios" in results and "imgs" not in results else "imgs"
+  key = next((k for k in ("imgs", "audios", "keypoint") if k in results), "imgs")
   return np.asarray(results[key])
 
 
@@ -89,7 +89,9 @@ def init_recognizer(config, checkpoint: str | None = None, *, strict: bool = Tru
 
 def inference_recognizer(model: Recognizer, video: Any) -> list[tuple[int, float]]:
   """Top-5 (label, score) of one video: a file, a rawframe folder, a (T, H, W, C) uint8
-  array or a pipeline results dict, through the config's test pipeline."""
+  array or a pipeline results dict (for skeleton models, a pose annotation dict as in
+  MMAction2's pose ``.pkl``: ``keypoint`` (M, T, V, C), ``keypoint_score``, ``total_frames``,
+  ``img_shape``), through the config's test pipeline."""
   imgs = pipeline_imgs(model.config, video)
   scores = np.asarray(model.predict(imgs[None]))[0]
   order = np.argsort(-scores, kind="stable")[:5]

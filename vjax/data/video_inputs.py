@@ -97,3 +97,30 @@ def stand_in_video(modality: str = "RGB", shape=(300, 256, 340)) -> np.ndarray:
   channels = 2 if modality == "Flow" else 3
   return np.broadcast_to(np.zeros((1,) + tuple(shape[1:]) + (channels,), np.uint8),
                          tuple(shape) + (channels,))
+
+
+# Keypoints per person of MMAction2's skeleton layouts (vjax.models' Graph names them alike).
+LAYOUT_KEYPOINTS = {"openpose": 18, "ntu-rgb+d": 25, "ntu_edge": 24, "coco": 17}
+# Pipeline ops that read a pose annotation rather than a video.
+POSE_LOADERS = ("UniformSampleFrames", "PoseDecode", "PaddingWithLoop", "LoadKineticsPose")
+
+
+def is_pose_pipeline(ops) -> bool:
+  return bool(ops) and ops[0]["type"] in POSE_LOADERS
+
+
+def stand_in_pose(num_keypoints: int = 17, channels: int = 2, with_score: bool = True,
+                  total_frames: int = 300, img_shape=(480, 640), num_person: int = 2) -> dict:
+  """A PoseDataset sample of ``num_person`` people standing still, keypoints spread over the
+  frame (so PoseCompact finds a box), for the shapes a pose pipeline gives; no data read."""
+  rng = np.random.default_rng(0)
+  h, w = img_shape
+  scale = np.array([w, h, 1.0][:channels], np.float32) if channels <= 3 else np.ones(channels)
+  person = (0.25 + 0.5 * rng.random((num_keypoints, channels))).astype(np.float32) * scale
+  keypoint = np.broadcast_to(person, (num_person, total_frames, num_keypoints, channels)).copy()
+  sample = dict(keypoint=keypoint, total_frames=total_frames, img_shape=tuple(img_shape),
+                original_shape=tuple(img_shape), label=-1, start_index=0, modality="Pose",
+                frame_dir="stand_in")
+  if with_score:
+    sample["keypoint_score"] = np.ones((num_person, total_frames, num_keypoints), np.float32)
+  return sample

@@ -182,8 +182,27 @@ def hvu_loss(scores, labels, *, mask=None, category_mask=None, categories=HVU_CA
       num_classes=num_classes, label_smooth_eps=label_smooth_eps, weights=weights)["loss_cls"]
 
 
+def cb_focal_loss(scores, labels, *, num_classes: int, label_smooth_eps: float = 0.0,
+                  samples_per_cls=(), beta: float = 0.9999, gamma: float = 2.0,
+                  loss_weight: float = 1.0, weights=None):
+  """MMAction2's ``CBFocalLoss`` (BABEL's class-balanced focal loss): per-element sigmoid BCE
+  of one-hot targets, modulated by ``exp(-gamma * (y x + log(1 + exp(-x))))``, weighted by
+  the true class's effective-number weight ``(1 - beta) / (1 - beta ** n_c)`` (normalised to
+  sum to the class count), summed and divided by the number of samples."""
+  del label_smooth_eps  # not used by this loss
+  counts = jnp.asarray(samples_per_cls, jnp.float32)
+  class_weights = (1.0 - beta) / (1.0 - jnp.power(beta, counts))
+  class_weights = class_weights / class_weights.sum() * len(samples_per_cls)
+  x = scores.astype(jnp.float32)
+  y = jnp.eye(num_classes, dtype=jnp.float32)[labels]
+  modulator = jnp.exp(-gamma * y * x - gamma * jnp.logaddexp(0.0, -x)) if gamma else 1.0
+  per = (modulator * _bce_logits_elementwise(x, y)).sum(-1) * (y @ class_weights)
+  w = jnp.ones(per.shape, jnp.float32) if weights is None else weights.astype(jnp.float32)
+  return loss_weight * (per * w).sum() / jnp.maximum(w.sum(), 1.0)
+
+
 LOSSES = {"CrossEntropyLoss": cross_entropy, "BCELossWithLogits": bce_with_logits,
-          "HVULoss": hvu_loss}
+          "HVULoss": hvu_loss, "CBFocalLoss": cb_focal_loss}
 
 
 def loss_fn(loss_cfg: Mapping[str, Any] | None, what: str = "loss_cls"):

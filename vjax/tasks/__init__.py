@@ -9,6 +9,7 @@ from __future__ import annotations
 from vjax.tasks.base import Task
 from vjax.tasks.localization import BMNTask, PEMTask, TEMTask
 from vjax.tasks.recognition import MultiLabelRecognition, Recognition
+from vjax.tasks.skeleton import SkeletonRecognition
 from vjax.tasks.ssn import SSNTask
 
 # Most specific first: inference from the model config takes the first that accepts it.
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
     PEMTask.name: PEMTask,
     MultiLabelRecognition.name: MultiLabelRecognition,
     SSNTask.name: SSNTask,
+    SkeletonRecognition.name: SkeletonRecognition,
     Recognition.name: Recognition,
 }
 

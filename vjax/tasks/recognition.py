@@ -96,6 +96,8 @@ class Recognition(Task):
     is read."""
     split = video_inputs.split_config(self.config, ("val", "test"))
     ops = split.get("pipeline") or []
+    if video_inputs.is_pose_pipeline(ops):  # PoseC3D's heatmap volumes, the GCNs' poses
+      return Compose(ops)(self.stand_in_pose(ops), np.random.default_rng(0))
     first = ops[0]["type"] if ops else None
     common = dict(total_frames=300, label=-1, start_index=split.get("start_index", 1),
                   modality="Audio")
@@ -110,6 +112,17 @@ class Recognition(Task):
       video = video_inputs.stand_in_video(split.get("modality", "RGB"))
       return video_inputs.pipeline_results(self.config, video, split)
     return Compose(ops[1:])(data, np.random.default_rng(0))
+
+  def stand_in_pose(self, ops) -> dict:
+    """A 2D pose sample with the keypoints GeneratePoseTarget draws (COCO's 17 unless its
+    skeletons or left/right keypoints name more)."""
+    used = [17]
+    for op in ops:
+      if op["type"] == "GeneratePoseTarget":
+        pairs = [i for limb in op.get("skeletons") or () for i in limb]
+        used += [i + 1 for i in pairs + list(op.get("left_kp") or ()) +
+                 list(op.get("right_kp") or ())]
+    return video_inputs.stand_in_pose(max(used))
 
   def pretrained(self, abstract_variables):
     from vjax.convert import pretrained  # pylint: disable=g-import-not-at-top
