@@ -35,11 +35,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model = skeleton_gcn("AGCN", "ntu-rgb+d", "agcn", 60)
   c.evaluation.metrics = ["top_k_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import num_classes  # pylint: disable=g-import-not-at-top
-    c.model.cls_head.num_classes = num_classes("ntu3d")
+    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
+    c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
     use_synthetic(c, gcn_pipelines(64, stream_ops(stream)), name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="ntu3d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=16)
+                  test_videos_per_device=16, val_split="val")
     synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
     return c
   pipelines = gcn_pipelines(300, stream_ops(stream))

@@ -44,14 +44,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.evaluation.metrics = ["top_k_accuracy", "mean_class_accuracy"]
   c.evaluation.interval = c.checkpoint_config.interval = 1
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import num_classes as synthetic_classes  # pylint: disable=g-import-not-at-top
-    k = synthetic_classes("ntu3d")
+    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
+    k = PRESETS["small"]["num_classes"]
     c.model.cls_head.num_classes = k
     if variant.endswith("_wfl"):  # the synthetic classes are balanced: equal counts
       c.model.cls_head.loss_cls.samples_per_cls = [100] * k
     use_synthetic(c, gcn_pipelines(64, num_person=1), name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="ntu3d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=16)
+                  test_videos_per_device=16, val_split="val")
     synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
     return c
   use_pose_annotations(c, gcn_pipelines(None, num_person=1),

@@ -25,12 +25,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                          edge_importance_weighting=True)
   c.evaluation.metrics = ["top_k_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import num_classes  # pylint: disable=g-import-not-at-top
+    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
     layout = {"2d": "coco2d", "3d": "ntu3d"}[variant]
     c.model.cls_head.num_classes = num_classes(layout)
     use_synthetic(c, gcn_pipelines(64, extra), name="vjax_synthetic_skeleton",
                   builder_config=dict(layout=layout, preset="small"), videos_per_device=16,
-                  test_videos_per_device=16)
+                  test_videos_per_device=16, val_split="val")
     synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
     return c
   pipelines = gcn_pipelines(300, extra)

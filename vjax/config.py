@@ -96,16 +96,17 @@ def default_config() -> ml_collections.ConfigDict:
 
 def use_synthetic(c: ml_collections.ConfigDict, pipelines, preset: str = "small",
                   name: str = "vjax_synthetic", builder_config=None, videos_per_device: int = 8,
-                  test_videos_per_device: int = 4) -> None:
+                  test_videos_per_device: int = 4, val_split: str = "validation") -> None:
   """Points data.train/val/test at a built-in synthetic TFDS dataset (``name``, built on
   first use in the TFDS data_dir; ``builder_config`` defaults to ``dict(preset=preset)``)
-  with CPU-sized batches; ``pipelines`` = (train, val, test)."""
+  with CPU-sized batches; ``pipelines`` = (train, val, test); val and test read
+  ``val_split`` (the skeleton builders name it 'val', as the PoseC3D releases)."""
   train, val, test = pipelines
   ds = dict(type="TFDSDataset", name=name, data_dir="", prepare=True,
             builder_config=builder_config or dict(preset=preset))
   c.data.train = dict(ds, split="train", pipeline=train)
-  c.data.val = dict(ds, split="validation", pipeline=val)
-  c.data.test = dict(ds, split="validation", pipeline=test)
+  c.data.val = dict(ds, split=val_split, pipeline=val)
+  c.data.test = dict(ds, split=val_split, pipeline=test)
   c.data.videos_per_device = videos_per_device
   c.data.test_videos_per_device = test_videos_per_device
   c.data.workers = 0
@@ -458,13 +459,13 @@ def posec3d_recipe(arg: str, num_classes: int, name: str) -> ml_collections.Conf
   c.data.img_norm_cfg = None
   c.evaluation.metrics = ["top_k_accuracy", "mean_class_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import num_classes as synthetic_classes  # pylint: disable=g-import-not-at-top
-    c.model = posec3d_model(synthetic_classes("coco2d"), base_channels=8, stage_blocks=(1, 1, 1),
-                            dropout_ratio=0.2)
+    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
+    c.model = posec3d_model(PRESETS["small"]["num_classes"], base_channels=8,
+                            stage_blocks=(1, 1, 1), dropout_ratio=0.2)
     use_synthetic(c, posec3d_pipelines(limb, clip_len=16, test_clips=2, short_side=36, crop=32),
                   name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=8)
+                  test_videos_per_device=8, val_split="val")
     synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
     return c
   c.model = posec3d_model(num_classes)
