@@ -7,7 +7,6 @@ import dataclasses
 import multiprocessing
 import os
 import os.path as osp
-import pickle
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -15,7 +14,7 @@ import tensorflow_datasets as tfds
 from tfds_builders.activitynet import records
 from tfds_builders.common import encode as enc
 from tfds_builders.common import shards
-from vjax.data import ops_localization
+from vjax.data import ops_localization, safe_pickle
 from vjax.data.sources.activitynet import check_video_info
 from vjax.data.sources.annotation_lists import read_json
 from vjax.tools import process_activitynet_annotations as process
@@ -58,8 +57,7 @@ def read_feature(path: str | None, video_name: str):
     return enc.Skip("missing", f"no feature file for {video_name}")
   try:
     if path.endswith(".pkl"):
-      with open(path, "rb") as f:
-        feature = np.asarray(pickle.load(f), np.float32)
+      feature = np.asarray(safe_pickle.load(path), np.float32)
       if feature.ndim != 2:
         raise ValueError(f"shape {feature.shape}, expected (steps, values)")
       return feature

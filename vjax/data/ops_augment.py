@@ -6,7 +6,11 @@ Keys follow MMAction2: ``img_shape`` is ``(h, w)``, ``crop_bbox`` is
 record what to do in ``results['lazy']`` and ``Fuse`` applies it once.
 Multi-view ops (``ThreeCrop``, ``TenCrop``) put views outermost in ``imgs`` (view-major,
 as MMAction2 does) and multiply ``num_crops`` (a vjax key, absent means 1).
-Bounding boxes and keypoints (AVA, pose) are not handled yet.
+Skeleton ``keypoint`` arrays ``(M, T, V, C)`` (pixel x, y first) move with the frames as in
+MMAction2: crops shift them, ``Resize`` scales them, ``Flip`` mirrors x and swaps
+``left_kp``/``right_kp`` (with ``keypoint_score``); they work with or without ``imgs`` (pose
+pipelines carry only ``img_shape``) and refuse ``lazy=True``. ThreeCrop/TenCrop leave
+keypoints alone, as MMAction2's do. Bounding boxes (AVA) are not handled yet.
 """
 
 from __future__ import annotations
@@ -78,14 +82,66 @@ def _update_crop_quadruple(results: dict, left, top, new_w, new_h, img_w, img_h)
       dtype=np.float32)
 
 
+def crop_keypoints(kps: np.ndarray, crop_bbox: np.ndarray) -> np.ndarray:
+  """Keypoints relative to a crop's top-left corner: MMAction2's ``kps - crop_bbox[:2]``.
+
+  The box is int64, so float32 keypoints come out float64, as in MMAction2 (later ops and
+  GeneratePoseTarget's rounding follow that dtype). Only x and y move when C > 2.
+  """
+  if kps.shape[-1] == 2:
+    return kps - crop_bbox[:2]
+  out = kps.astype(np.result_type(kps, crop_bbox))
+  out[..., :2] -= crop_bbox[:2]
+  return out
+
+
+def resize_keypoints(kps: np.ndarray, scale_factor: np.ndarray) -> np.ndarray:
+  """MMAction2's ``kps * scale_factor`` (a float32 ``(w, h)`` ratio) on x and y."""
+  if kps.shape[-1] == 2:
+    return kps * scale_factor
+  out = kps * np.ones(kps.shape[-1], scale_factor.dtype)
+  out[..., :2] *= scale_factor
+  return out
+
+
+def flip_keypoints(kps: np.ndarray, scores: np.ndarray | None, img_width: int, left_kp,
+                   right_kp) -> tuple[np.ndarray, np.ndarray | None]:
+  """Horizontal mirror of ``(M, T, V, C)`` keypoints in a frame ``img_width`` wide.
+
+  As MMAction2: x becomes ``img_width - x`` except where x is 0 (0 marks a missing joint),
+  and joints ``left_kp[i]`` and ``right_kp[i]`` trade places (scores too). Returns copies.
+  """
+  kps = kps.copy()
+  x = kps[..., 0]
+  present = x != 0
+  x[present] = img_width - x[present]
+  order = list(range(kps.shape[2]))
+  if left_kp is not None and right_kp is not None:
+    for left, right in zip(left_kp, right_kp):
+      order[left] = right
+      order[right] = left
+  kps = kps[:, :, order]
+  if scores is not None:
+    scores = scores[:, :, order]
+  return kps, scores
+
+
+def _check_keypoints(results: dict, op: str, lazy: bool) -> None:
+  if lazy and "keypoint" in results:
+    raise ValueError(f"{op}: keypoint augmentations are not compatible with lazy=True")
+
+
 def _apply_crop(results: dict, left: int, top: int, right: int, bottom: int, lazy: bool) -> dict:
-  """Records a crop of the current frames (eagerly or into the lazy record)."""
+  """Records a crop of the current frames (eagerly or into the lazy record); keypoints move
+  with it."""
   img_h, img_w = results["img_shape"]
   new_w, new_h = right - left, bottom - top
   _update_crop_quadruple(results, left, top, new_w, new_h, img_w, img_h)
   results["crop_bbox"] = np.array([left, top, right, bottom])
   results["img_shape"] = (new_h, new_w)
   if not lazy:
+    if "keypoint" in results:
+      results["keypoint"] = crop_keypoints(results["keypoint"], results["crop_bbox"])
     if "imgs" in results:
       results["imgs"] = get_imgs(results)[:, top:bottom, left:right]
   else:
@@ -99,9 +155,10 @@ def _apply_crop(results: dict, left: int, top: int, right: int, bottom: int, laz
   return results
 
 
-def _check_no_boxes(results: dict, op: str) -> None:
-  if "gt_bboxes" in results or "keypoint" in results:
-    raise NotImplementedError(f"{op}: bounding boxes / keypoints are not supported yet")
+def _check_no_boxes(results: dict, op: str, lazy: bool = False) -> None:
+  if "gt_bboxes" in results:
+    raise NotImplementedError(f"{op}: bounding boxes are not supported yet")
+  _check_keypoints(results, op, lazy)
 
 
 @PIPELINES.register
@@ -131,7 +188,7 @@ class Resize:
 
   def __call__(self, results: dict, rng=None) -> dict:
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, "Resize")
+    _check_no_boxes(results, "Resize", self.lazy)
     if "scale_factor" not in results:
       results["scale_factor"] = np.array([1, 1], dtype=np.float32)
     img_h, img_w = results["img_shape"]
@@ -146,6 +203,8 @@ class Resize:
     if not self.lazy:
       if "imgs" in results:
         results["imgs"] = resize_frames(get_imgs(results), new_w, new_h, self.interpolation)
+      if "keypoint" in results:
+        results["keypoint"] = resize_keypoints(results["keypoint"], scale_factor)
     else:
       if results["lazy"]["flip"]:
         raise NotImplementedError("Put Flip at last for now")
@@ -194,7 +253,7 @@ class RandomCrop:
   def __call__(self, results: dict, rng=None) -> dict:
     rng = as_rng(rng)
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, type(self).__name__)
+    _check_no_boxes(results, type(self).__name__, self.lazy)
     img_h, img_w = results["img_shape"]
     if self.size > img_h or self.size > img_w:
       raise ValueError(f"RandomCrop size {self.size} exceeds the frame size {(img_h, img_w)}")
@@ -242,7 +301,7 @@ class RandomResizedCrop:
   def __call__(self, results: dict, rng=None) -> dict:
     rng = as_rng(rng)
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, type(self).__name__)
+    _check_no_boxes(results, type(self).__name__, self.lazy)
     box = self.get_crop_bbox(results["img_shape"], self.area_range, self.aspect_ratio_range, rng)
     return _apply_crop(results, *box, self.lazy)
 
@@ -274,7 +333,7 @@ class MultiScaleCrop:
   def __call__(self, results: dict, rng=None) -> dict:
     rng = as_rng(rng)
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, type(self).__name__)
+    _check_no_boxes(results, type(self).__name__, self.lazy)
     img_h, img_w = results["img_shape"]
     base_size = min(img_h, img_w)
     crop_sizes = [int(base_size * s) for s in self.scales]
@@ -314,7 +373,7 @@ class CenterCrop:
 
   def __call__(self, results: dict, rng=None) -> dict:
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, type(self).__name__)
+    _check_no_boxes(results, type(self).__name__, self.lazy)
     img_h, img_w = results["img_shape"]
     crop_w, crop_h = self.crop_size
     left, top = (img_w - crop_w) // 2, (img_h - crop_h) // 2
@@ -398,7 +457,8 @@ def _flip(imgs: np.ndarray, direction: str, modality: str) -> np.ndarray:
 @PIPELINES.register
 class Flip:
   """Flips all frames with probability ``flip_ratio``; sets ``flip``, ``flip_direction``
-  and maps ``label`` through ``flip_label_map`` when flipped."""
+  and maps ``label`` through ``flip_label_map`` when flipped. Keypoints are mirrored and
+  ``left_kp``/``right_kp`` swapped (``flip_keypoints``)."""
 
   _directions = ("horizontal", "vertical")
 
@@ -416,7 +476,9 @@ class Flip:
   def __call__(self, results: dict, rng=None) -> dict:
     rng = as_rng(rng)
     _init_lazy_if_proper(results, self.lazy)
-    _check_no_boxes(results, "Flip")
+    _check_no_boxes(results, "Flip", self.lazy)
+    if "keypoint" in results and self.direction != "horizontal":
+      raise ValueError("Flip: keypoints can only be flipped horizontally")
     modality = results.get("modality", "RGB")
     if modality == "Flow" and self.direction != "horizontal":
       raise ValueError("Flow frames can only be flipped horizontally")
@@ -428,6 +490,12 @@ class Flip:
     if not self.lazy:
       if flip and "imgs" in results:
         results["imgs"] = _flip(get_imgs(results), self.direction, modality)
+      if flip and "keypoint" in results:
+        kp, score = flip_keypoints(results["keypoint"], results.get("keypoint_score"),
+                                   results["img_shape"][1], self.left_kp, self.right_kp)
+        results["keypoint"] = kp
+        if score is not None:
+          results["keypoint_score"] = score
     else:
       lazyop = results["lazy"]
       if lazyop["flip"]:

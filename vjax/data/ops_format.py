@@ -13,7 +13,9 @@ NCHW_Flow  (crops*clips, T*C, H, W)                (crops*clips, H, W, T*C)  (t-
 NPTCHW     (proposals, clips*T, C, H, W)           (proposals, clips*T, H, W, C)
 =========  ======================================  =====================================
 
-The dtype is unchanged: uint8 frames stay uint8 and are normalised on device.
+The dtype is unchanged: uint8 frames stay uint8 and are normalised on device (PoseC3D's
+float32 heatmaps, ``(frames, H, W, K)`` from GeneratePoseTarget, stay float32).
+``FormatGCNInput`` keeps MMAction2's skeleton layout ``(C, T, V, M)``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,41 @@ class FormatShape:
 
   def __repr__(self) -> str:
     return f"{type(self).__name__}(input_format={self.input_format!r}, collapse={self.collapse})"
+
+
+@PIPELINES.register
+class FormatGCNInput:
+  """Skeletons as ST-GCN / 2s-AGCN input: ``keypoint`` ``(M, T, V, C)`` (with
+  ``keypoint_score`` appended as one more channel when present) -> ``(C, T, V, num_person)``,
+  MMAction2's own layout (the task moves it channels-last on device). Persons beyond
+  ``num_person`` are dropped and missing ones are zeros, as in MMAction2: a zero person is
+  how a clip with fewer people is marked, so every sample has the same shape."""
+
+  def __init__(self, input_format="NCTVM", num_person=2):
+    if input_format not in ("NCTVM",):
+      raise ValueError(f"The input format {input_format} is invalid.")
+    if int(num_person) < 1:
+      raise ValueError(f"FormatGCNInput: num_person must be >= 1, got {num_person}")
+    self.input_format = input_format
+    self.num_person = int(num_person)
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    keypoint = results["keypoint"]
+    if "keypoint_score" in results:
+      keypoint = np.concatenate((keypoint, results["keypoint_score"][..., None]), axis=-1)
+    keypoint = np.transpose(keypoint, (3, 1, 2, 0))  # M T V C -> C T V M
+    persons = keypoint.shape[-1]
+    if persons < self.num_person:
+      pad = np.zeros(keypoint.shape[:-1] + (self.num_person - persons,), keypoint.dtype)
+      keypoint = np.concatenate((keypoint, pad), axis=-1)
+    keypoint = np.ascontiguousarray(keypoint[..., :self.num_person])
+    results["keypoint"] = keypoint
+    results["input_shape"] = keypoint.shape
+    return results
+
+  def __repr__(self) -> str:
+    return (f"{type(self).__name__}(input_format='{self.input_format}', "
+            f"num_person={self.num_person})")
 
 
 @PIPELINES.register

@@ -16,8 +16,8 @@ import numpy as np
 
 # Importing the op modules registers their ops in PIPELINES.
 from vjax.data import (ops_audio, ops_augment, ops_color, ops_decode,  # noqa: F401
-                       ops_format, ops_imgaug, ops_labels, ops_localization, ops_proposals,
-                       ops_sampling)
+                       ops_format, ops_imgaug, ops_labels, ops_localization, ops_pose,
+                       ops_proposals, ops_sampling)
 from vjax.data.ops_base import PIPELINES, as_rng, get_imgs, pair  # noqa: F401
 
 

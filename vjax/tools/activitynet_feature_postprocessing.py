@@ -26,6 +26,7 @@ import pickle
 
 import numpy as np
 
+from vjax.data import safe_pickle
 from vjax.localization.features import rescale_features
 from vjax.tools import _batch
 
@@ -51,8 +52,7 @@ def load_features(path: str) -> np.ndarray:
   """A (T, C) feature file: a pickled array (or list of rows), or a ``.npy``."""
   if path.endswith(".npy"):
     return np.load(path, allow_pickle=False)
-  with open(path, "rb") as f:
-    return np.asarray(pickle.load(f))
+  return np.asarray(safe_pickle.load(path))
 
 
 def feature_csv(feat: np.ndarray) -> str:

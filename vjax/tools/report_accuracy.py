@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from vjax.data import safe_pickle
 from vjax.evaluation.metrics import get_weighted_score, mean_class_accuracy, top_k_accuracy
 
 
@@ -30,8 +30,7 @@ def load_scores(path: str | Path) -> list[np.ndarray]:
   path = Path(path)
   suffix = path.suffix.lower()
   if suffix in ('.pkl', '.pickle'):
-    with open(path, 'rb') as f:
-      data = pickle.load(f)
+    data = safe_pickle.load(path)  # plain data only: a pickle cannot run code here
   elif suffix == '.json':
     data = json.loads(path.read_text())
   else:

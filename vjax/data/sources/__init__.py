@@ -1,7 +1,7 @@
 """Random-access data sources, by job: ``tfds_records`` (built TFDS datasets),
 ``annotation_lists`` (MMAction2's list files), ``activitynet`` (localization annotations),
-``wrappers`` (Repeat/Concat); ``base`` holds the ``DATASETS`` registry and ``build_split``.
-Importing this package registers them all.
+``pose`` (skeleton annotation pickles), ``wrappers`` (Repeat/Concat); ``base`` holds the
+``DATASETS`` registry and ``build_split``. Importing this package registers them all.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from vjax.data.sources.annotation_lists import (AudioFeatureDataset, ImageDatase
                                                 class_probabilities)
 from vjax.data.sources.base import DATASETS, build_child, build_split, sample_from
 from vjax.data.sources.hvu import HVUDataset
+from vjax.data.sources.pose import PoseDataset
 from vjax.data.sources.ssn import SSNDataset
 from vjax.data.sources.tfds_records import TFDSDataset
 from vjax.data.sources.wrappers import ConcatDataset, RepeatDataset
