@@ -24,7 +24,7 @@ from vjax.data.sources import TFDSDataset
 from vjax.tools import babel2mma2, build_dataset, gen_ntu_rgbd_raw
 
 GOLDEN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "golden", "skeleton_tools")
-LOAD = records._load_pickle  # pylint: disable=protected-access
+LOAD = records.load_pickle
 POSE_KEYS = {"frame_dir", "label", "total_frames", "start_index", "modality", "keypoint",
              "img_shape", "original_shape"}
 

@@ -156,7 +156,7 @@ and a split member without an entry are listed in build_summary.json; the build 
             print(f"vjax: {self.name}/{cfg.name}: no {dict(alternative)[split]} in {manual_dir}; "
                   f"split {split!r} left out")
             continue
-          data = records._load_pickle(path)  # pylint: disable=protected-access
+          data = records.load_pickle(path)
           if isinstance(data, dict) and "annotations" in data:
             data = data["annotations"]
           if not isinstance(data, list):
@@ -170,7 +170,7 @@ and a split member without an entry are listed in build_summary.json; the build 
 
   def _from_combined(self, path: str) -> dict[str, tuple[str, list]]:
     cfg = self.builder_config
-    data = records._load_pickle(path)  # pylint: disable=protected-access
+    data = records.load_pickle(path)
     if not (isinstance(data, dict) and isinstance(data.get("split"), dict) and
             isinstance(data.get("annotations"), list)):
       raise ValueError(f"{path}: expected a dict with 'split' (name -> video ids) and "
@@ -198,7 +198,7 @@ and a split member without an entry are listed in build_summary.json; the build 
     self.info.features["label"].names = self._class_names(manual_dir)
     sources = self.annotation_sources(manual_dir)
     folders = dict.fromkeys([osp.dirname(p) for p, _ in sources.values()] + [manual_dir])
-    load = records._load_pickle  # pylint: disable=protected-access
+    load = records.load_pickle
     reader = kinetics.KpfileReader(load, list(folders))
     return {split: self._entries(entries, reader) for split, (_, entries) in sources.items()}
 

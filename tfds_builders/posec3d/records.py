@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import json
 import os.path as osp
-import pickle
 from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -28,6 +27,7 @@ from tensorflow_datasets.core import utils as tfds_utils
 
 from tfds_builders.common import encode as enc
 from tfds_builders.common import shards
+from vjax.data import safe_pickle
 
 CLASS_NAMES_KEY = "class_names"
 CLASS_COUNTS_KEY = "class_counts"
@@ -56,10 +56,10 @@ def layout_of(name: str) -> Layout:
   return LAYOUTS[name]
 
 
-def _load_pickle(path: str):
-  """One pickle file of the user's download (an annotation list or dict, a kpfile)."""
-  with open(path, "rb") as f:
-    return pickle.load(f)  # TODO(merge): safe_pickle
+def load_pickle(path: str):
+  """One pickle file of the user's download (an annotation list or dict, a kpfile), through
+  vjax's restricted unpickler: a downloaded file cannot run code."""
+  return safe_pickle.load(path)
 
 
 def skip(reason: str, detail: str, video_id) -> enc.Skip:

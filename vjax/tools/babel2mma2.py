@@ -26,14 +26,11 @@ import sys
 
 import numpy as np
 
+from vjax.data import safe_pickle
+
 SPLITS = ("train", "val")
 LABEL_SETS = (60, 120)
 
-
-def _load_pickle(path: str):
-  """BABEL's label file."""
-  with open(path, "rb") as f:
-    return pickle.load(f)  # TODO(merge): safe_pickle
 
 
 def convert(data: np.ndarray, labels) -> list[dict]:
@@ -64,7 +61,7 @@ def convert_files(data_path: str, label_path: str, out_file: str) -> list[dict]:
       raise FileNotFoundError(f"{path} does not exist (BABEL's babel_feats_labels.tar.gz holds "
                               "it)")
   try:
-    entries = convert(np.load(data_path, mmap_mode="r"), _load_pickle(label_path))
+    entries = convert(np.load(data_path, mmap_mode="r"), safe_pickle.load(label_path))
   except ValueError as e:
     raise ValueError(f"{data_path} + {label_path}: {e}") from None
   os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
