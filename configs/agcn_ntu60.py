@@ -21,7 +21,7 @@ STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 
 
 def stream_ops(stream: str) -> list[dict]:
-  """The ops after FormatGCNInput that turn joints into the stream's input."""
+  """The ops before FormatGCNInput that turn joints into the stream's input."""
   ops = [dict(type="JointToBone")] if stream.startswith("bone") else []
   if stream.endswith("motion"):
     ops.append(dict(type="ToMotion"))

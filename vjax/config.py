@@ -382,15 +382,16 @@ def skeleton_gcn(backbone: str, layout: str, strategy: str, num_classes: int,
               cls_head=head, train_cfg=None, test_cfg=None)
 
 
-def gcn_pipelines(clip_len: int | None = 300, extra=(), num_person: int = 2):
+def gcn_pipelines(clip_len: int | None = 300, streams=(), extra=(), num_person: int = 2):
   """(train, val, test) of MMAction2's GCN configs: loop-pad to ``clip_len`` frames (None:
-  keep the sample's length, as the BABEL configs), decode, ``FormatGCNInput`` (people padded
-  with zeros to ``num_person``), then ``extra`` ops (PoseNormalize, JointToBone, ...)."""
+  keep the sample's length, as the BABEL configs), decode, ``streams`` ops on ``(M, T, V, C)``
+  (JointToBone, ToMotion), ``FormatGCNInput`` (people padded with zeros to ``num_person``),
+  then ``extra`` ops on its ``(C, T, V, M)`` (PoseNormalize)."""
   ops = [dict(type="PaddingWithLoop", clip_len=clip_len)] if clip_len else []
   fmt = dict(type="FormatGCNInput", input_format="NCTVM")
   if num_person != 2:
     fmt["num_person"] = num_person
-  ops += [dict(type="PoseDecode"), fmt, *extra,
+  ops += [dict(type="PoseDecode"), *streams, fmt, *extra,
           dict(type="Collect", keys=["keypoint", "label"], meta_keys=[])]
   return ops, list(ops), list(ops)
 

@@ -517,3 +517,29 @@ class JointToBone:
 
   def __repr__(self) -> str:
     return f"{type(self).__name__}(dataset_type='{self.dataset}')"
+
+
+@PIPELINES.register
+class ToMotion:
+  """Joints (or bones) -> their motion, the third and fourth streams of the four-stream
+  practice (MMAction2 1.x's ``ToMotion``, pyskl's ``jm``/``bm``): on ``(M, T, V, C)`` frame
+  ``t`` becomes frame ``t + 1`` minus frame ``t``, the last frame zero. For 2-D 'openpose-18' / 'coco' poses with scores (C = 3) the score channel
+  is kept as is. Put it before FormatGCNInput (after JointToBone for the bone motion)."""
+
+  def __init__(self, dataset="nturgb+d"):
+    if dataset not in BONE_PAIRS:
+      raise ValueError(f"The dataset type {dataset} is not supported; use one of "
+                       f"{sorted(BONE_PAIRS)}")
+    self.dataset = dataset
+
+  def __call__(self, results: dict, rng=None) -> dict:
+    kp = np.asarray(results["keypoint"], np.float32)
+    motion = np.zeros_like(kp)
+    motion[:, :-1] = kp[:, 1:] - kp[:, :-1]
+    if kp.shape[-1] == 3 and self.dataset in ("openpose-18", "coco"):
+      motion[..., 2] = kp[..., 2]
+    results["keypoint"] = motion
+    return results
+
+  def __repr__(self) -> str:
+    return f"{type(self).__name__}(dataset='{self.dataset}')"
