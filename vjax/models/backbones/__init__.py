@@ -17,3 +17,5 @@ from vjax.models.backbones.x3d import X3D
 from vjax.models.backbones.densenet import DenseNet
 from vjax.models.backbones.resnext import ResNeXt
 from vjax.models.backbones.swin import SwinTransformer
+from vjax.models.backbones.stgcn import STGCN
+from vjax.models.backbones.agcn import AGCN
