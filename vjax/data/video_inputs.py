@@ -100,7 +100,8 @@ def stand_in_video(modality: str = "RGB", shape=(300, 256, 340)) -> np.ndarray:
 
 
 # Keypoints per person of MMAction2's skeleton layouts (vjax.models' Graph names them alike).
-LAYOUT_KEYPOINTS = {"openpose": 18, "ntu-rgb+d": 25, "ntu_edge": 24, "coco": 17}
+LAYOUT_KEYPOINTS = {"openpose-18": 18, "openpose-25": 25, "ntu-rgb+d": 25, "ntu_edge": 24,
+                    "coco": 17}
 # Pipeline ops that read a pose annotation rather than a video.
 POSE_LOADERS = ("UniformSampleFrames", "PoseDecode", "PaddingWithLoop", "LoadKineticsPose")
 

@@ -21,7 +21,7 @@ from vjax.tasks.recognition import Recognition
 
 # Layouts whose keypoints are 2D image coordinates with a confidence score as the last input
 # channel (FormatGCNInput appends keypoint_score); the others are 3D joints.
-SCORED_LAYOUTS = ("openpose", "coco")
+SCORED_LAYOUTS = ("openpose-18", "openpose-25", "coco")
 
 
 def gcn_input(keypoint):
@@ -57,7 +57,7 @@ class SkeletonRecognition(Recognition):
     with scores for ``coco``/``openpose``, 3D joints for the NTU layouts."""
     split = video_inputs.split_config(self.config, ("val", "test"))
     backbone = self.model_cfg["backbone"]
-    layout = (backbone.get("graph_cfg") or {}).get("layout", "openpose")
+    layout = (backbone.get("graph_cfg") or {}).get("layout", "openpose-18")
     scored = layout in SCORED_LAYOUTS
     channels = backbone.get("in_channels", 3) - (1 if scored else 0)
     pose = video_inputs.stand_in_pose(video_inputs.LAYOUT_KEYPOINTS[layout], channels, scored)
