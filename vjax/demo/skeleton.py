@@ -25,18 +25,10 @@ import numpy as np
 
 from vjax.data import media
 from vjax.inference import inference_recognizer, init_recognizer
+from vjax.models.skeleton.graph import Graph
 
-# Bones drawn per keypoint count: COCO's 17 keypoints, NTU RGB+D's 25 joints (1-based in
-# NTU's documentation, 0-based here), OpenPose's 18.
-EDGES = {
-    17: [(0, 1), (0, 2), (1, 3), (2, 4), (0, 5), (0, 6), (5, 7), (7, 9), (6, 8), (8, 10),
-         (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16)],
-    25: [(0, 1), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8),
-         (10, 9), (11, 10), (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16),
-         (18, 17), (19, 18), (21, 22), (22, 7), (23, 24), (24, 11)],
-    18: [(4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8), (11, 5),
-         (8, 2), (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14)],
-}
+# The graph layout whose bones are drawn, by keypoints per person.
+LAYOUT_BY_KEYPOINTS = {17: "coco", 25: "ntu-rgb+d", 18: "openpose-18"}
 COLOURS = [(255, 80, 80), (80, 200, 255), (120, 255, 120), (255, 200, 60)]
 
 
@@ -72,11 +64,17 @@ def as_annotation(poses: dict, frames: Sequence[np.ndarray]) -> dict:
   return out
 
 
+def bones(num_keypoints: int) -> list[tuple[int, int]]:
+  """The joint pairs drawn for a pose of ``num_keypoints`` (its graph layout's bones)."""
+  layout = LAYOUT_BY_KEYPOINTS.get(num_keypoints)
+  return list(Graph(layout).neighbor_link) if layout else []
+
+
 def draw(frame: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, text: str,
-         score_thr: float = 0.3) -> np.ndarray:
-  """Skeletons (people x (V, 2) pixels) and a caption on a copy of ``frame``."""
+         edges: Sequence[tuple[int, int]], score_thr: float = 0.3) -> np.ndarray:
+  """Skeletons (people x (V, 2) pixels, joined along ``edges``) and a caption on a copy of
+  ``frame``."""
   out = np.ascontiguousarray(frame).copy()
-  edges = EDGES.get(keypoints.shape[1], [])
   for m, person in enumerate(keypoints):
     colour = COLOURS[m % len(COLOURS)]
     ok = np.ones(len(person), bool) if scores is None else scores[m] > score_thr
@@ -116,8 +114,9 @@ def run(video: str, out: str, config, checkpoint: str | None = None, *, poses: d
   keypoint = annotation["keypoint"]
   scores = annotation.get("keypoint_score")
   fps = media.probe(video).fps
+  edges = bones(keypoint.shape[2])
   drawn = (draw(f, keypoint[:, t], None if scores is None else scores[:, t],
-                f"{name}: {score:.2f}") for t, f in enumerate(frames))
+                f"{name}: {score:.2f}", edges) for t, f in enumerate(frames))
   media.frames_to_video(drawn, out, fps)
   return top5
 
