@@ -27,7 +27,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if "synthetic" in flags:
     from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
     layout = {"2d": "coco2d", "3d": "ntu3d"}[variant]
-    c.model.cls_head.num_classes = num_classes(layout)
+    c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
     use_synthetic(c, gcn_pipelines(64, extra=extra), name="vjax_synthetic_skeleton",
                   builder_config=dict(layout=layout, preset="small"), videos_per_device=16,
                   test_videos_per_device=16, val_split="val")

@@ -88,6 +88,10 @@ def tiny(name: str, arg: str, data_dir: str):
   c.model.cls_head.num_classes = PRESETS["tiny"]["num_classes"]
   c.total_epochs, c.evaluation.interval = 1, 1
   c.data.videos_per_device, c.data.test_videos_per_device = 1, 1
+  for split in ("train", "val", "test"):  # the tiny preset's 32-48 frames, looped to 32
+    for op in c.data[split].pipeline:
+      if op["type"] == "PaddingWithLoop":
+        op["clip_len"] = 32
   return c
 
 
@@ -96,12 +100,10 @@ def data_dir(tmp_path_factory):
   return str(tmp_path_factory.mktemp("skeleton"))
 
 
-@pytest.mark.parametrize("name,arg", [("stgcn_ntu60", "2d"), ("posec3d_ntu60", "limb")])
-def test_synthetic_variant_trains_and_evaluates(name, arg, data_dir, tmp_path):
+def test_posec3d_synthetic_trains_and_evaluates(data_dir, tmp_path):
+  """(The GCNs train in the two-stream test below.)"""
   from vjax.train import loop  # pylint: disable=g-import-not-at-top
-  c = tiny(name, arg, data_dir)
-  if name == "posec3d_ntu60":
-    c.data.test.pipeline[0]["num_clips"] = 1
+  c = tiny("posec3d_ntu60", "limb", data_dir)
   results = loop.train_and_evaluate(c, str(tmp_path))
   assert set(results) >= {"top1_acc", "top5_acc"}
   assert all(0 <= v <= 1 for v in results.values())
