@@ -19,3 +19,4 @@ from vjax.models.backbones.resnext import ResNeXt
 from vjax.models.backbones.swin import SwinTransformer
 from vjax.models.backbones.stgcn import STGCN
 from vjax.models.backbones.agcn import AGCN
+from vjax.models.backbones.stgcnpp import STGCNPlusPlus
