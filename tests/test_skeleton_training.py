@@ -111,23 +111,50 @@ def test_posec3d_synthetic_trains_and_evaluates(data_dir, tmp_path):
   assert any("train/loss_cls" in r for r in logs)
 
 
-def test_two_streams_fuse_with_report_accuracy(data_dir, tmp_path):
-  from vjax.tools import report_accuracy  # pylint: disable=g-import-not-at-top
+def test_gcn_synthetic_trains_with_the_class_balanced_focal_loss(data_dir, tmp_path):
+  """ST-GCN through the trainer on one person (BABEL's recipe with CBFocalLoss)."""
   from vjax.train import loop  # pylint: disable=g-import-not-at-top
-  dumps = []
+  c = tiny("stgcn_babel", "babel60_wfl", data_dir)
+  assert c.model.cls_head.loss_cls.type == "CBFocalLoss"
+  c.model.cls_head.loss_cls.samples_per_cls = [6, 6, 6, 6]  # the tiny preset's 4 classes
+  results = loop.train_and_evaluate(c, str(tmp_path))
+  assert {"top1_acc", "top5_acc", "mean_class_accuracy"} <= set(results)
+  logs = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
+  losses = [r["train/loss_cls"] for r in logs if "train/loss_cls" in r]
+  assert losses and all(np.isfinite(losses))
+
+
+def test_two_streams_fuse_with_report_accuracy(data_dir, tmp_path):
+  """Joint and bone 2s-AGCN scores (random weights: the fusion is the point) dumped per
+  validation video, fused 2:1 by the tool with labels from the config's test split."""
+  from vjax.inference import init_recognizer, pipeline_imgs  # pylint: disable=g-import-not-at-top
+  from vjax.tools import report_accuracy  # pylint: disable=g-import-not-at-top
+  from vjax.data import sources  # pylint: disable=g-import-not-at-top
+  dumps, scores = [], []
   for stream in ("joint", "bone"):
     c = tiny("agcn_ntu60", stream, data_dir)
-    work = tmp_path / stream
-    loop.train_and_evaluate(c, str(work))
-    c.test.out = str(tmp_path / f"{stream}.pkl")
-    loop.evaluate_only(c, str(work), "test")
-    dumps.append(c.test.out)
-  scores = [[np.asarray(s) for s in pickle.load(open(p, "rb"))] for p in dumps]
-  labels = report_accuracy.config_labels(tiny("agcn_ntu60", "joint", data_dir))
+    rec = init_recognizer(c)
+    source, _ = sources.build_split(c.data.test)
+    rows = [np.asarray(rec.predict(pipeline_imgs(c, source[i])[None]))[0]
+            for i in range(len(source))]
+    dumps.append(str(tmp_path / f"{stream}.pkl"))
+    with open(dumps[-1], "wb") as f:
+      pickle.dump(rows, f)
+    scores.append(rows)
+  assert not np.allclose(scores[0], scores[1])  # the streams see different inputs
+  config = tmp_path / "config.py"  # the tiny test split, as a config file for --config
+  config.write_text(
+      "import importlib.util\n"
+      "def get_config(arg=''):\n"
+      f"  spec = importlib.util.spec_from_file_location('t', {__file__!r})\n"
+      "  m = importlib.util.module_from_spec(spec)\n"
+      "  spec.loader.exec_module(m)\n"
+      f"  return m.tiny('agcn_ntu60', 'joint', {data_dir!r})\n")
+  result = report_accuracy.main(["--scores", *dumps, "--coefficients", "2", "1",
+                                 "--config", str(config)])
+  labels = report_accuracy.config_labels(str(config))
   assert len(labels) == len(scores[0]) == 12  # the tiny preset's validation videos
-  fused = report_accuracy.fuse(scores, [2, 1])
   want_top1 = np.mean([np.argmax(2 * a + b) == y for a, b, y in zip(*scores, labels)])
-  result = report_accuracy.report(fused, labels)
   np.testing.assert_allclose(result["top1_acc"], want_top1)
 
 
