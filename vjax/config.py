@@ -472,7 +472,7 @@ def posec3d_recipe(arg: str, num_classes: int, name: str) -> ml_collections.Conf
   c.model = posec3d_model(num_classes)
   pipelines = posec3d_pipelines(limb)
   if "tfds" in flags:  # python -m vjax.tools.build_dataset posec3d
-    use_tfds(c, pipelines, "posec3d", builder_config=f"{name}_2d" if "ntu" in name else name,
+    use_tfds(c, pipelines, "posec3d", builder_config=f"{name}_2d",
              splits=("train", "val", "val"))
   else:
     use_pose_annotations(c, pipelines, f"data/posec3d/{name}_train.pkl",
