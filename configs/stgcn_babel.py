@@ -49,10 +49,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.model.cls_head.num_classes = k
     if variant.endswith("_wfl"):  # the synthetic classes are balanced: equal counts
       c.model.cls_head.loss_cls.samples_per_cls = [100] * k
-    use_synthetic(c, gcn_pipelines(64, num_person=1), name="vjax_synthetic_skeleton",
+    use_synthetic(c, gcn_pipelines(32, num_person=1, uniform=True),
+                  name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="ntu3d", preset="small"), videos_per_device=16,
                   test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
+    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
     return c
   use_pose_annotations(c, gcn_pipelines(None, num_person=1),
                        f"data/babel/{variant.split('_')[0]}_train.pkl",

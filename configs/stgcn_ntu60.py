@@ -28,10 +28,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
     layout = {"2d": "coco2d", "3d": "ntu3d"}[variant]
     c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
-    use_synthetic(c, gcn_pipelines(64, extra=extra), name="vjax_synthetic_skeleton",
+    use_synthetic(c, gcn_pipelines(32, extra=extra, uniform=True),
+                  name="vjax_synthetic_skeleton",
                   builder_config=dict(layout=layout, preset="small"), videos_per_device=16,
                   test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
+    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
     return c
   pipelines = gcn_pipelines(300, extra=extra)
   if "tfds" in flags:  # python -m vjax.tools.build_dataset posec3d

@@ -16,7 +16,8 @@ Data: pyskl's ``ntu60_2d.pkl`` (one file, splits 'xsub_train' / 'xsub_val').
 
 import ml_collections
 
-from vjax.config import default_config, parse_config_arg, synthetic_schedule, use_synthetic
+from vjax.config import (default_config, gcn_pipelines, parse_config_arg, synthetic_schedule,
+                         use_synthetic)
 
 ANN_FILE = "data/skeleton/ntu60_2d.pkl"
 
@@ -31,18 +32,11 @@ def stgcnpp_model(num_classes: int) -> dict:
       train_cfg=None, test_cfg=None)
 
 
-def pipelines(clip_len: int = 100, num_person: int = 2):
+def pipelines(clip_len: int = 100):
   """(train, val, test): uniform sampling, decode, FormatGCNInput, PreNormalize2D."""
-  def ops(test_mode):
-    sample = dict(type="UniformSampleFrames", clip_len=clip_len)
-    if test_mode:
-      sample.update(num_clips=1, test_mode=True)
-    return [sample, dict(type="PoseDecode"),
-            dict(type="FormatGCNInput", input_format="NCTVM", num_person=num_person),
-            dict(type="PoseNormalize", mean=(960., 540., 0.), min_value=(0., 0., 0.),
-                 max_value=(960., 540., 1.)),
-            dict(type="Collect", keys=["keypoint", "label"], meta_keys=[])]
-  return ops(False), ops(True), ops(True)
+  normalize = dict(type="PoseNormalize", mean=(960., 540., 0.), min_value=(0., 0., 0.),
+                   max_value=(960., 540., 1.))
+  return gcn_pipelines(clip_len, extra=[normalize], uniform=True)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -54,10 +48,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if "synthetic" in flags:
     from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
     c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
-    use_synthetic(c, pipelines(64), name="vjax_synthetic_skeleton",
+    use_synthetic(c, pipelines(32), name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
                   test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
+    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
     return c
   train, val, test = pipelines()
   ds = dict(type="PoseDataset", ann_file=ANN_FILE, data_prefix="")

@@ -382,17 +382,24 @@ def skeleton_gcn(backbone: str, layout: str, strategy: str, num_classes: int,
               cls_head=head, train_cfg=None, test_cfg=None)
 
 
-def gcn_pipelines(clip_len: int | None = 300, streams=(), extra=(), num_person: int = 2):
+def gcn_pipelines(clip_len: int | None = 300, streams=(), extra=(), num_person: int = 2,
+                  uniform: bool = False):
   """(train, val, test) of MMAction2's GCN configs: loop-pad to ``clip_len`` frames (None:
-  keep the sample's length, as the BABEL configs), decode, ``streams`` ops on ``(M, T, V, C)``
-  (JointToBone, ToMotion), ``FormatGCNInput`` (people padded with zeros to ``num_person``),
-  then ``extra`` ops on its ``(C, T, V, M)`` (PoseNormalize)."""
-  ops = [dict(type="PaddingWithLoop", clip_len=clip_len)] if clip_len else []
+  keep the sample's length, as the BABEL configs; ``uniform``: ``UniformSampleFrames`` of
+  ``clip_len`` over the whole sample instead, random in training, as MMAction2 1.x and the
+  synthetic variants), decode, ``streams`` ops on ``(M, T, V, C)`` (JointToBone, ToMotion),
+  ``FormatGCNInput`` (people padded with zeros to ``num_person``), then ``extra`` ops on its
+  ``(C, T, V, M)`` (PoseNormalize)."""
   fmt = dict(type="FormatGCNInput", input_format="NCTVM")
   if num_person != 2:
     fmt["num_person"] = num_person
-  ops += [dict(type="PoseDecode"), *streams, fmt, *extra,
+  tail = [dict(type="PoseDecode"), *streams, fmt, *extra,
           dict(type="Collect", keys=["keypoint", "label"], meta_keys=[])]
+  if uniform:
+    sample = dict(type="UniformSampleFrames", clip_len=clip_len)
+    test = [dict(sample, num_clips=1, test_mode=True), *tail]
+    return [sample, *tail], test, list(test)
+  ops = ([dict(type="PaddingWithLoop", clip_len=clip_len)] if clip_len else []) + tail
   return ops, list(ops), list(ops)
 
 
