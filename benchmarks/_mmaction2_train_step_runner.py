@@ -6,8 +6,10 @@ The step is what an MMAction2 training iteration does once the batch is on the d
 ``OptimizerHook`` does (``zero_grad``, ``backward``, ``clip_grad_norm_`` over the parameters
 that have gradients, ``optimizer.step``). The optimizer comes from mmcv's ``build_optimizer``,
 so TSM's ``TSMOptimizerConstructor`` builds its parameter groups as in training. Inference is
-``model(imgs, return_loss=False)`` under ``torch.no_grad()`` (forward_test: scores averaged
-as ``test_cfg`` says). Prints one JSON line as its last output.
+``model(x, return_loss=False)`` under ``torch.no_grad()`` (forward_test: scores averaged
+as ``test_cfg`` says). The input is the spec's ``input_key``: ``imgs`` for recognizers
+(PoseC3D's heatmap volumes too), ``keypoint`` ``(N, C, T, V, M)`` for ``SkeletonGCN``.
+Prints one JSON line as its last output.
 
 With ``--serve`` it builds the model once, then answers requests on stdin, one JSON line each
 (``{"phase": "train" | "infer", "steps": n}``), with ``{"ms": [...]}``: train_step.py
@@ -102,7 +104,8 @@ def serve(steps: dict, sync, info: dict) -> None:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--spec', required=True,
-                      help='JSON: model, optimizer, optimizer_config, input_shape (NC... layout)')
+                      help='JSON: model, optimizer, optimizer_config, input_key (default imgs), '
+                      'input_shape (NC... layout)')
   parser.add_argument('--threads', type=int, required=True)
   parser.add_argument('--warmup', type=int, default=1)
   parser.add_argument('--repeat', type=int, default=5)
@@ -127,10 +130,11 @@ def main():
 
   rng = np.random.default_rng(args.seed)
   shape = tuple(spec['input_shape'])  # (N, ...) as MMAction2's collated batch
-  # What the loader hands over: normalised float32 images (Normalize runs on the host there).
-  imgs = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
+  # What the loader hands over: normalised float32 images (Normalize runs on the host there),
+  # heatmaps or keypoints, all float32.
+  inputs = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
   label = torch.from_numpy(rng.integers(0, spec['num_classes'], size=shape[0])).to(device)
-  batch = dict(imgs=imgs, label=label)
+  batch = {spec.get('input_key', 'imgs'): inputs, 'label': label}
   sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
   autocast = (lambda: torch.autocast(device.type, dtype=getattr(torch, args.autocast))
               if args.autocast else contextlib.nullcontext())
@@ -141,7 +145,7 @@ def main():
   def infer():
     model.eval()
     with torch.no_grad(), autocast():
-      model(imgs, return_loss=False)
+      model(inputs, return_loss=False)
 
   if args.serve:
     serve(dict(train=train_step, infer=infer), sync,

@@ -1,8 +1,9 @@
 """One training step and one inference forward: vjax (jitted) vs MMAction2 0.24.1, same model.
 
-    .venv/bin/python benchmarks/train_step.py                      # every model, batch 2, 96 px
+    .venv/bin/python benchmarks/train_step.py                      # every RGB model, batch 2, 96 px
     .venv/bin/python benchmarks/train_step.py --model i3d_r50 x3d_m --rounds 7
     .venv/bin/python benchmarks/train_step.py --model c3d --rounds 1 --steps 1 --allow-busy  # smoke
+    .venv/bin/python benchmarks/train_step.py --model stgcn_2d agcn_3d posec3d --batch 2  # skeleton
     python3 benchmarks/train_step.py --ref-python python3 --dtype bfloat16   # on a GPU machine
 
 Both sides build the model from the same MMAction2 model dict (as its Kinetics-400 configs,
@@ -39,6 +40,19 @@ a dynamic GradScaler, since MMAction2 0.24.1's heads fail on bfloat16 tensors), 
 adds clips/s and MFU for both sides: XLA's cost-analysis FLOPs of the vjax step's HLO before
 optimisation (the same model, so the same work for MMAction2) / step time / the device's dense
 peak (``vjax.train.throughput.PEAK_FLOPS``).
+
+Skeleton models (``--model stgcn_2d agcn_3d posec3d``; not in the default set) take their
+model, optimizer and default batch from vjax's configs/stgcn_ntu60.py:2d,
+configs/agcn_ntu60.py:joint and configs/posec3d_ntu60.py:keypoint, whose dicts are MMAction2's
+(SGD Nesterov lr 0.1, weight decay 1e-4, no clipping for the GCNs; SGD lr 0.2, weight decay
+3e-4, clipping at 40 for PoseC3D). The GCNs' input is ``keypoint`` as ``FormatGCNInput`` leaves
+it, ``(N, C, T, V, M)`` float32 (300 frames as ``PaddingWithLoop``, 2 people) on both sides;
+vjax's skeleton task moves it to channels-last on the device, inside its step. PoseC3D's is
+``imgs``, float heatmap volumes (17 keypoints, 48 frames at 56 x 56 as its training pipeline
+crops), ``(N, 1, K, T, H, W)`` for MMAction2 and ``(N, 1, T, H, W, K)`` for vjax, neither
+normalised. ``--size`` does not apply to them; ``--batch`` defaults to the configs' videos per
+device (ST-GCN 16, 2s-AGCN 12) except PoseC3D's, 4 instead of 16: a step at 16 takes tens of
+seconds per side on a 2-core CPU (pass ``--batch 16`` on a GPU).
 """
 
 from __future__ import annotations
@@ -53,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paired import (DEFAULT_REF_PYTHON, Served, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
+from _paired import (DEFAULT_REF_PYTHON, ROOT, Served, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
                      summarize_one, timed, wait_for_idle)
 
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_train_step_runner.py'
@@ -155,8 +169,42 @@ SPECS = {
             train_cfg=None, test_cfg=dict(average_clips='score')),
         optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=0.0005),
         optimizer_config=dict(grad_clip=dict(max_norm=40, norm_type=2))),
+    # Skeleton models: model, optimizer, input normalisation and batch from vjax's config
+    # (``config``: path:arg; its model dict is MMAction2's). ``kind='gcn'``'s ``clip`` is one
+    # sample's ``keypoint`` as FormatGCNInput leaves it, (C, T, V, M): T = PaddingWithLoop's
+    # clip_len, M = num_person.
+    # stgcn_80e_ntu60_xsub_keypoint: HRNet's 17 COCO keypoints, (x, y, score)
+    'stgcn_2d': dict(kind='gcn', clip=(3, 300, 17, 2), config='configs/stgcn_ntu60.py:2d'),
+    # 2sagcn_80e_ntu60_xsub_keypoint_3d: the Kinect's 25 joints, (x, y, z)
+    'agcn_3d': dict(kind='gcn', clip=(3, 300, 25, 2), config='configs/agcn_ntu60.py:joint'),
+    # slowonly_r50_u48_240e_ntu60_xsub_keypoint: 17 heatmaps, 48 frames at its training crop
+    # (56 px); batch 4, not the config's 16 (see the module docstring)
+    'posec3d': dict(kind='3d', clip=(1, 17, 48), size=56, batch=4,
+                    config='configs/posec3d_ntu60.py:keypoint'),
 }
+SKELETON = ('stgcn_2d', 'agcn_3d', 'posec3d')
 PHASES = ('train', 'infer')
+
+
+def resolve(name: str) -> dict:
+  """``SPECS[name]`` with the model, optimizer, ``img_norm_cfg`` and ``batch`` of its vjax
+  config filled in where it names one; the others normalise uint8 RGB as IMG_NORM."""
+  spec = dict(SPECS[name])
+  if 'config' not in spec:
+    return dict(spec, img_norm_cfg=IMG_NORM)
+  from vjax.config import load_config  # pylint: disable=g-import-not-at-top
+  from vjax.registry import to_dict  # pylint: disable=g-import-not-at-top
+  path, _, arg = spec['config'].partition(':')
+  config = load_config(f'{ROOT / path}:{arg}')
+  norm = config.data.get('img_norm_cfg')
+  return dict(spec, model=to_dict(config.model), optimizer=to_dict(config.optimizer),
+              optimizer_config=to_dict(config.optimizer_config),
+              img_norm_cfg=to_dict(norm) if norm else None,
+              batch=spec.get('batch', int(config.data.videos_per_device)))
+
+
+def input_key(spec: dict) -> str:
+  return 'keypoint' if spec['kind'] == 'gcn' else 'imgs'
 
 
 def input_size(spec: dict, size: int) -> int:
@@ -164,19 +212,38 @@ def input_size(spec: dict, size: int) -> int:
 
 
 def mmaction2_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
-  """MMAction2's batch layout: (N, segments, C, H, W) for 2D, (N, clips, C, T, H, W) for 3D."""
+  """MMAction2's batch layout: (N, segments, C, H, W) for 2D, (N, clips, C, T, H, W) for 3D,
+  (N, C, T, V, M) for GCNs."""
+  if spec['kind'] == 'gcn':
+    return (batch,) + tuple(spec['clip'])
   size = input_size(spec, size)
   return (batch,) + tuple(spec['clip']) + (size, size)
 
 
 def vjax_input_shape(spec: dict, batch: int, size: int) -> tuple[int, ...]:
-  """The same batch channels-last: (N, S, H, W, C) for 2D, (N, V, T, H, W, C) for 3D."""
+  """The same batch channels-last, as the model takes it: (N, S, H, W, C) for 2D,
+  (N, V, T, H, W, C) for 3D, (N, M, T, V, C) for GCNs."""
+  if spec['kind'] == 'gcn':
+    channels, frames, joints, persons = spec['clip']
+    return (batch, persons, frames, joints, channels)
   size = input_size(spec, size)
   if spec['kind'] == '2d':
     segments, channels = spec['clip']
     return (batch, segments, size, size, channels)
   clips, channels, frames = spec['clip']
   return (batch, clips, frames, size, size, channels)
+
+
+def vjax_host_input(spec: dict, batch: int, size: int, rng) -> np.ndarray:
+  """What vjax's loader hands over: uint8 channels-last frames where the task normalises
+  them, float32 heatmaps where it does not, and ``keypoint`` in the pipeline's (N, C, T, V, M)
+  (the skeleton task moves it to channels-last on the device)."""
+  if spec['kind'] == 'gcn':
+    return rng.standard_normal(mmaction2_input_shape(spec, batch, size), dtype=np.float32)
+  shape = vjax_input_shape(spec, batch, size)
+  if spec['img_norm_cfg'] is None:
+    return rng.random(shape, dtype=np.float32)
+  return rng.integers(0, 256, size=shape, dtype=np.uint8)
 
 
 class Vjax:
@@ -202,23 +269,25 @@ class Vjax:
     state, shardings = create_state(model, tx, mesh, jnp.zeros((1,) + shape[1:], jnp.float32),
                                     seed)
     rng = np.random.default_rng(seed)
-    host = dict(imgs=rng.integers(0, 256, size=shape, dtype=np.uint8),
-                label=rng.integers(0, spec['model']['cls_head']['num_classes'], size=batch,
-                                   dtype=np.int32))
+    key = input_key(spec)
+    host = {key: vjax_host_input(spec, batch, size, rng),
+            'label': rng.integers(0, spec['model']['cls_head']['num_classes'], size=batch,
+                                  dtype=np.int32)}
     data = mesh_lib.global_batch(mesh, host)
     bs, rep = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
     task = build_task(ml_collections.ConfigDict(dict(
-        model=spec['model'], data=dict(img_norm_cfg=IMG_NORM, videos_per_device=batch))))
+        model=spec['model'], data=dict(img_norm_cfg=spec['img_norm_cfg'],
+                                       videos_per_device=batch))))
     train = jax.jit(step_lib.make_train_step(task, model, tx, schedule),
                     in_shardings=(shardings, bs), out_shardings=(shardings, rep),
                     donate_argnums=(0,), compiler_options=step_lib.compiler_options())
-    evaluate = jax.jit(lambda s, imgs: task.predict(model, {'params': s.params,
-                                                            'batch_stats': s.batch_stats},
-                                                    {'imgs': imgs}),
+    evaluate = jax.jit(lambda s, x: task.predict(model, {'params': s.params,
+                                                         'batch_stats': s.batch_stats},
+                                                 {key: x}),
                        in_shardings=(shardings, bs), out_shardings=rep,
                        compiler_options=step_lib.compiler_options())
     start = time.perf_counter()
-    lowered = dict(train=train.lower(state, data), infer=evaluate.lower(state, data['imgs']))
+    lowered = dict(train=train.lower(state, data), infer=evaluate.lower(state, data[key]))
     train_c, eval_c = lowered['train'].compile(), lowered['infer'].compile()
     self.compile_s = time.perf_counter() - start
     # Counted on the HLO before XLA optimises it: after, a GPU's convolutions are cuDNN calls
@@ -231,7 +300,7 @@ class Vjax:
       jax.block_until_ready((box[0], metrics))
 
     def infer():
-      jax.block_until_ready(eval_c(box[0], data['imgs']))
+      jax.block_until_ready(eval_c(box[0], data[key]))
 
     self.steps = dict(train=train_step, infer=infer)
     self.info = dict(jax=jax.__version__, backend=jax.default_backend(),
@@ -251,6 +320,7 @@ class MMAction2(Served):
                device: str, autocast: str | None):
     payload = dict(model=spec['model'], optimizer=spec['optimizer'],
                    optimizer_config=spec['optimizer_config'],
+                   input_key=input_key(spec),
                    input_shape=mmaction2_input_shape(spec, batch, size),
                    num_classes=spec['model']['cls_head']['num_classes'])
     super().__init__([python, str(RUNNER), '--serve', '--spec', json.dumps(payload),
@@ -260,9 +330,14 @@ class MMAction2(Served):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--model', nargs='+', choices=list(SPECS), default=list(SPECS))
-  parser.add_argument('--batch', type=int, default=2, help='videos per step')
-  parser.add_argument('--size', type=int, default=96, help='input height = width (pixels)')
+  parser.add_argument('--model', nargs='+', choices=list(SPECS),
+                      default=[m for m in SPECS if m not in SKELETON],
+                      help=f'default: every model but the skeleton ones ({", ".join(SKELETON)})')
+  parser.add_argument('--batch', type=int,
+                      help="videos per step (default 2; skeleton models: their configs', "
+                      'PoseC3D 4)')
+  parser.add_argument('--size', type=int, default=96,
+                      help='input height = width (pixels; not for skeleton models)')
   parser.add_argument('--rounds', type=int, default=5, help='paired rounds (ratio: median)')
   parser.add_argument('--steps', type=int, default=3, help='timed steps per side and round')
   parser.add_argument('--warmup', type=int, default=1, help='untimed steps after compiling')
@@ -286,31 +361,40 @@ def main():
   if run_mm:
     check_ref_python(args.ref_python)
   device = jax.devices()[0]
+  specs = {name: resolve(name) for name in args.model}
+  batches = {name: args.batch or spec.get('batch', 2) for name, spec in specs.items()}
+  shown = (f'batch {batches[args.model[0]]}' if len(set(batches.values())) == 1
+           else 'batch per model')
+  if any(name not in SKELETON for name in specs):  # --size is not theirs
+    shown += f', {args.size}x{args.size} px'
   print(f'vjax: jax {jax.__version__} on {jax.default_backend()} ({device.device_kind}), '
-        f'dtype {args.dtype}; batch {args.batch}, {args.size}x{args.size} px; {args.rounds} '
-        f'paired rounds of {args.steps} steps per side after {args.warmup} warm-up '
-        '(compile excluded)')
+        f'dtype {args.dtype}; {shown}; {args.rounds} paired rounds of {args.steps} steps per '
+        f'side after {args.warmup} warm-up (compile excluded)')
   busy_start = False
   if on_cpu:
     _, busy_start = wait_for_idle(threads, args.wait_idle, args.allow_busy)
 
   rows = []
   for name in args.model:
-    spec = SPECS[name]
-    v = Vjax(spec, args.batch, args.size, args.dtype)
-    print(f'  {name}: vjax compiled in {v.compile_s:.0f} s; XLA: '
+    spec, batch = specs[name], batches[name]
+    v = Vjax(spec, batch, args.size, args.dtype)
+    shape = ''
+    if 'config' in spec:  # the layout MMAction2 gets
+      shape = (f'{input_key(spec)} {mmaction2_input_shape(spec, batch, args.size)}, '
+               f'{spec["config"]}; ')
+    print(f'  {name}: {shape}vjax compiled in {v.compile_s:.0f} s; XLA: '
           f'{v.flops["train"] / 1e9:.1f} GFLOP/train step, {v.flops["infer"] / 1e9:.1f} '
           'GFLOP/inference', flush=True)
     sides = dict(vjax=v)
     if run_mm:
       sides['mmaction2'] = MMAction2(
-          args.ref_python, spec, args.batch, args.size, threads,
+          args.ref_python, spec, batch, args.size, threads,
           'cpu' if on_cpu else 'cuda', None if args.dtype == 'float32' else 'float16')
     per_side = paired(sides, args.rounds, args.steps, args.warmup, PHASES)
     mm_info = sides['mmaction2'].info if run_mm else None
     for side in sides.values():
       side.close()
-    row = dict(model=name, compile_s=v.compile_s, flops=v.flops, vjax_info=v.info,
+    row = dict(model=name, batch=batch, compile_s=v.compile_s, flops=v.flops, vjax_info=v.info,
                mmaction2_info=mm_info, raw=per_side, phases={})
     for phase in PHASES:
       rv = per_side['vjax'][phase]
@@ -328,7 +412,7 @@ def main():
       print(line + ('  BUSY' if s['all_busy'] else ''), flush=True)
     rows.append(row)
 
-  clips = lambda ms: args.batch / (ms / 1e3)  # noqa: E731
+  clips = lambda r, ms: r['batch'] / (ms / 1e3)  # noqa: E731
   print(f'\n{"model":18s} {"phase":6s} {"vjax ms":>8s} {"MMA2 ms":>8s} {"vjax clips/s":>12s} '
         f'{"MMA2 clips/s":>12s} {"ratio":>6s} {"spread":>11s}')
   for r in rows:
@@ -338,7 +422,7 @@ def main():
       ratio = s.get('ratio', float('nan'))
       spread = (f'{s["ratio_min"]:.2f}-{s["ratio_max"]:.2f}' if 'ratio_min' in s else '')
       print(f'{r["model"]:18s} {phase:6s} {s["vjax_ms"]:8.0f} {m:8.0f} '
-            f'{clips(s["vjax_ms"]):12.2f} {clips(m):12.2f} {ratio:5.2f}x {spread:>11s}'
+            f'{clips(r, s["vjax_ms"]):12.2f} {clips(r, m):12.2f} {ratio:5.2f}x {spread:>11s}'
             + ('  BUSY' if s['all_busy'] else ''))
   print('ratio = MMAction2 ms / vjax ms, median over the quiet paired rounds (above 1: vjax is '
         'faster); spread = lowest-highest round.')
@@ -354,7 +438,7 @@ def main():
           achieved = r['flops'][phase] / (s[key] / 1e3)
           mfu = (f'MFU {achieved / peak:.1%} of {peak / 1e12:.0f} TFLOP/s' if peak else
                  f'MFU n/a: add {device.device_kind!r} to vjax.train.throughput.PEAK_FLOPS')
-          print(f'{r["model"]:18s} {phase:6s} {side:9s} {clips(s[key]):8.1f} clips/s, '
+          print(f'{r["model"]:18s} {phase:6s} {side:9s} {clips(r, s[key]):8.1f} clips/s, '
                 f'{achieved / 1e12:.1f} TFLOP/s, {mfu}')
   else:
     print(f'load average at end: {os.getloadavg()[0]:.2f}')

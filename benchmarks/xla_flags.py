@@ -36,7 +36,7 @@ FLAG_SETS = {
 
 def child(model: str, batch: int, size: int, steps: int) -> None:
   import train_step  # pylint: disable=g-import-not-at-top
-  v = train_step.Vjax(train_step.SPECS[model], batch, size, 'float32')
+  v = train_step.Vjax(train_step.resolve(model), batch, size, 'float32')
   v.run('train', 1)
   v.run('infer', 1)
   print(json.dumps(dict(compile_s=v.compile_s,
