@@ -23,11 +23,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
-from tensorflow_datasets.core import utils as tfds_utils
 
 from tfds_builders.common import encode as enc
 from tfds_builders.common import shards
+from tfds_builders.common.builder import LocalBuilder
 
 INFOS_KEY = "video_infos"
 CLASS_NAMES_KEY = "class_names"
@@ -73,7 +72,7 @@ def video_infos(builder, split: str) -> list[dict]:
   return [dict(info) for info in infos[split]]
 
 
-class LocalizationBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class LocalizationBuilder(LocalBuilder, skip_registration=True):
   """Base of the localization builders: a subclass's ``_split_videos(dl_manager)`` gives each
   split's ``(video_name, info, feature)`` in record order, where ``feature`` is an array or a
   ``Skip`` (missing / corrupt file: counted, listed in ``build_summary.json``, not fatal)."""
@@ -82,11 +81,6 @@ class LocalizationBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   HOMEPAGE = ""
 
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
-    return epath.Path(inspect.getfile(cls))
 
   def feature_shape(self) -> tuple[int, int]:
     cfg = self.builder_config

@@ -20,7 +20,18 @@ from tfds_builders.common import shards
 from tfds_builders.common import storage as st
 
 
-class RecognitionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class LocalBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """A TFDS builder whose code is its own module file: TFDS's own lookup needs the
+  ``importlib_resources`` backport, which vjax does not install. Every vjax builder derives
+  from it."""
+
+  @tfds_utils.classproperty
+  @classmethod
+  def code_path(cls) -> epath.Path:
+    return epath.Path(inspect.getfile(cls))
+
+
+class RecognitionBuilder(LocalBuilder, skip_registration=True):
   """Base of the recognition builders; see the module docstring."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -32,12 +43,6 @@ class RecognitionBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
   num_workers: int = shards.default_workers()
   samples_per_shard: int = 256
   min_frames: int = 1
-
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
-    return epath.Path(inspect.getfile(cls))
 
   def categories(self) -> dict[str, list[str] | None] | None:
     """HVU-style tag categories (name -> tag names); None for class-labelled datasets. Before

@@ -22,11 +22,10 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
-from tensorflow_datasets.core import utils as tfds_utils
 
 from tfds_builders.common import encode as enc
 from tfds_builders.common import shards
+from tfds_builders.common.builder import LocalBuilder
 from vjax.data import safe_pickle
 
 CLASS_NAMES_KEY = "class_names"
@@ -158,7 +157,7 @@ def results_from_record(record: dict, index: int) -> dict:
   return out
 
 
-class SkeletonBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class SkeletonBuilder(LocalBuilder, skip_registration=True):
   """Base of the skeleton builders: a subclass's ``_split_annotations(dl_manager)`` gives each
   split's ``(key, annotation)`` in record order, where ``annotation`` is an entry of
   MMAction2's pose annotation format or a ``Skip`` (listed in ``build_summary.json``).
@@ -168,11 +167,6 @@ class SkeletonBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   HOMEPAGE = ""
 
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
-    return epath.Path(inspect.getfile(cls))
 
   @property
   def layout(self) -> Layout:

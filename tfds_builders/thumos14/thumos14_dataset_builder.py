@@ -8,11 +8,10 @@ import os.path as osp
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
-from tensorflow_datasets.core import utils as tfds_utils
 
 from tfds_builders.common import encode as enc
 from tfds_builders.common import storage as st
+from tfds_builders.common.builder import LocalBuilder
 
 SPLITS = ("val", "test")
 # MMAction2's tools/data/thumos14 layout: where each split's frames or videos may be.
@@ -24,7 +23,7 @@ def tag_file_name(split: str) -> str:
   return f"thumos14_tag_{split}_proposal_list.txt"
 
 
-class Thumos14(tfds.core.GeneratorBasedBuilder):
+class Thumos14(LocalBuilder):
   """THUMOS'14 temporal action localization (20 classes) with MMAction2's TAG proposals, as its
   SSN reads them: one record per untrimmed video of the val (what SSN trains on) and test
   splits, holding its frames (JPEG), the TAG list's frame count, ground-truth segments
@@ -56,10 +55,6 @@ A split without its TAG list is left out; a listed video without frames is skipp
   samples_per_shard: int = 256
   min_frames: int = 1
 
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    return epath.Path(inspect.getfile(cls))
 
   def _info(self) -> tfds.core.DatasetInfo:
     ints = lambda *shape: tfds.features.Tensor(shape=shape, dtype=np.int32)  # noqa: E731

@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
-from tensorflow_datasets.core import utils as tfds_utils
 
+from tfds_builders.common.builder import LocalBuilder
 from tfds_builders.vjax_synthetic import generate
 
 NAME = "vjax_synthetic"
@@ -99,7 +98,7 @@ def example_label(index: int, num_classes: int) -> int:
   return index % num_classes
 
 
-class VjaxSynthetic(tfds.core.GeneratorBasedBuilder):
+class VjaxSynthetic(LocalBuilder):
   """Short videos whose class is a motion direction x speed (see ``generate``)."""
 
   VERSION = VERSION
@@ -108,11 +107,6 @@ class VjaxSynthetic(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [make_config(p) for p in PRESETS]
   DEFAULT_CONFIG_NAME = "tiny"
 
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
-    return epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config

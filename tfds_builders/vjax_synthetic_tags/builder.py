@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
-from tensorflow_datasets.core import utils as tfds_utils
 
+from tfds_builders.common.builder import LocalBuilder
 from tfds_builders.vjax_synthetic_tags import generate
 
 NAME = "vjax_synthetic_tags"
@@ -130,7 +129,7 @@ def example_label(spec: generate.VideoSpec, task: str,
   return out
 
 
-class VjaxSyntheticTags(tfds.core.GeneratorBasedBuilder):
+class VjaxSyntheticTags(LocalBuilder):
   """Short videos tagged with the shapes, colours and background they show."""
 
   VERSION = VERSION
@@ -138,11 +137,6 @@ class VjaxSyntheticTags(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [make_config(t, p) for t in TASKS for p in PRESETS]
   DEFAULT_CONFIG_NAME = "multilabel_tiny"
 
-  @tfds_utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's own lookup needs the `importlib_resources` backport, which vjax does not install.
-    return epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
