@@ -124,3 +124,16 @@ def summarize_one(rec: dict) -> dict:
   """One side alone (``--skip-mmaction2``): its median ms and busy rounds."""
   return dict(vjax_ms=statistics.median(rec['ms']), all_busy=all(rec['busy']),
               busy_rounds=sum(rec['busy']), rounds=len(rec['busy']))
+
+
+def add_paired_arguments(parser) -> None:
+  """The options every paired vjax-vs-MMAction2 benchmark takes: the reference Python, skipping
+  MMAction2, the idle wait, running busy anyway, and a JSON dump of every measurement."""
+  parser.add_argument('--ref-python', default=DEFAULT_REF_PYTHON,
+                      help='the Python with torch, mmcv 1.x and mmaction2 0.24.1')
+  parser.add_argument('--skip-mmaction2', action='store_true')
+  parser.add_argument('--wait-idle', type=float, default=300,
+                      help='seconds to wait for a quiet machine before refusing (CPU only)')
+  parser.add_argument('--allow-busy', action='store_true',
+                      help='run on a busy machine anyway; every figure is marked BUSY')
+  parser.add_argument('--json-out', help='also write all measurements here')

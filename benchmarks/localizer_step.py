@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paired import (DEFAULT_REF_PYTHON, ROOT, Served, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
+from _paired import (ROOT, Served, add_paired_arguments, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
                      summarize_one, timed, wait_for_idle)
 
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_localizer_runner.py'
@@ -155,14 +155,7 @@ def main():
   parser.add_argument('--steps', type=int, default=3, help='timed steps per side and round')
   parser.add_argument('--warmup', type=int, default=1, help='untimed steps after compiling')
   parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--ref-python', default=DEFAULT_REF_PYTHON,
-                      help='the Python with torch, mmcv 1.x and mmaction2 0.24.1')
-  parser.add_argument('--skip-mmaction2', action='store_true')
-  parser.add_argument('--wait-idle', type=float, default=300,
-                      help='seconds to wait for a quiet machine before refusing (CPU only)')
-  parser.add_argument('--allow-busy', action='store_true',
-                      help='run on a busy machine anyway; every figure is marked BUSY')
-  parser.add_argument('--json-out', help='also write all measurements here')
+  add_paired_arguments(parser)
   args = parser.parse_args()
 
   import jax  # pylint: disable=g-import-not-at-top
