@@ -14,6 +14,12 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8 " +
                            FAST_COMPILE_XLA_FLAGS).strip()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# A persistent compilation cache shared by the xdist workers, the subprocess tests and later
+# runs: many tests compile the same model (a config's train step in-process and again in its
+# CLI subprocess), and a second run of the suite compiles little at all.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(os.path.expanduser("~"), ".cache", "vjax", "xla-tests"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
   sys.path.insert(0, ROOT)
