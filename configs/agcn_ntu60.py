@@ -15,7 +15,7 @@ Train each stream on its own, test each with ``--mode=test --config.test.out=S.p
 import ml_collections
 
 from vjax.config import (default_config, gcn_pipelines, parse_config_arg, skeleton_gcn,
-                         synthetic_schedule, use_pose_annotations, use_synthetic, use_tfds)
+                         use_pose_annotations, use_synthetic_skeleton, use_tfds)
 
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
 
@@ -35,13 +35,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model = skeleton_gcn("AGCN", "ntu-rgb+d", "agcn", 60)
   c.evaluation.metrics = ["top_k_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
-    c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
-    use_synthetic(c, gcn_pipelines(32, stream_ops(stream), uniform=True),
-                  name="vjax_synthetic_skeleton",
-                  builder_config=dict(layout="ntu3d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
+    use_synthetic_skeleton(c, "ntu3d", stream_ops(stream))
     return c
   pipelines = gcn_pipelines(300, stream_ops(stream))
   if "tfds" in flags:  # python -m vjax.tools.build_dataset posec3d

@@ -12,7 +12,7 @@ top-k and mean class accuracy after every epoch. ``synthetic`` trains on
 import ml_collections
 
 from vjax.config import (default_config, gcn_pipelines, parse_config_arg, skeleton_gcn,
-                         synthetic_schedule, use_pose_annotations, use_synthetic)
+                         use_pose_annotations, use_synthetic_skeleton)
 
 VARIANTS = ("babel60", "babel120", "babel60_wfl", "babel120_wfl")
 # MMAction2's stgcn_80e_babel{60,120}_wfl.py: training samples per class.
@@ -44,16 +44,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.evaluation.metrics = ["top_k_accuracy", "mean_class_accuracy"]
   c.evaluation.interval = c.checkpoint_config.interval = 1
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
-    k = PRESETS["small"]["num_classes"]
-    c.model.cls_head.num_classes = k
+    use_synthetic_skeleton(c, "ntu3d")
     if variant.endswith("_wfl"):  # the synthetic classes are balanced: equal counts
-      c.model.cls_head.loss_cls.samples_per_cls = [100] * k
-    use_synthetic(c, gcn_pipelines(32, num_person=1, uniform=True),
-                  name="vjax_synthetic_skeleton",
-                  builder_config=dict(layout="ntu3d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
+      c.model.cls_head.loss_cls.samples_per_cls = [100] * c.model.cls_head.num_classes
     return c
   use_pose_annotations(c, gcn_pipelines(None, num_person=1),
                        f"data/babel/{variant.split('_')[0]}_train.pkl",

@@ -11,7 +11,7 @@ Both loop-pad every sample to 300 frames, train 80 epochs with SGD (Nesterov, lr
 import ml_collections
 
 from vjax.config import (default_config, gcn_pipelines, parse_config_arg, skeleton_gcn,
-                         synthetic_schedule, use_pose_annotations, use_synthetic, use_tfds)
+                         use_pose_annotations, use_synthetic_skeleton, use_tfds)
 
 LAYOUTS = {"2d": "coco", "3d": "ntu-rgb+d"}
 
@@ -25,14 +25,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
                          edge_importance_weighting=True)
   c.evaluation.metrics = ["top_k_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
-    layout = {"2d": "coco2d", "3d": "ntu3d"}[variant]
-    c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
-    use_synthetic(c, gcn_pipelines(32, extra=extra, uniform=True),
-                  name="vjax_synthetic_skeleton",
-                  builder_config=dict(layout=layout, preset="small"), videos_per_device=16,
-                  test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
+    use_synthetic_skeleton(c, {"2d": "coco2d", "3d": "ntu3d"}[variant], extra=extra)
     return c
   pipelines = gcn_pipelines(300, extra=extra)
   if "tfds" in flags:  # python -m vjax.tools.build_dataset posec3d

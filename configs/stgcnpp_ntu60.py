@@ -16,10 +16,13 @@ Data: pyskl's ``ntu60_2d.pkl`` (one file, splits 'xsub_train' / 'xsub_val').
 
 import ml_collections
 
-from vjax.config import (default_config, gcn_pipelines, parse_config_arg, synthetic_schedule,
-                         use_synthetic)
+from vjax.config import (default_config, gcn_pipelines, parse_config_arg,
+                         use_synthetic_skeleton)
 
 ANN_FILE = "data/skeleton/ntu60_2d.pkl"
+# 1.x's PreNormalize2D: pixel (x, y) -> [-1, 1] of a 1920 x 1080 frame.
+NORMALIZE = dict(type="PoseNormalize", mean=(960., 540., 0.), min_value=(0., 0., 0.),
+                 max_value=(960., 540., 1.))
 
 
 def stgcnpp_model(num_classes: int) -> dict:
@@ -34,9 +37,7 @@ def stgcnpp_model(num_classes: int) -> dict:
 
 def pipelines(clip_len: int = 100):
   """(train, val, test): uniform sampling, decode, FormatGCNInput, PreNormalize2D."""
-  normalize = dict(type="PoseNormalize", mean=(960., 540., 0.), min_value=(0., 0., 0.),
-                   max_value=(960., 540., 1.))
-  return gcn_pipelines(clip_len, extra=[normalize], uniform=True)
+  return gcn_pipelines(clip_len, extra=[NORMALIZE], uniform=True)
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -46,12 +47,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model = stgcnpp_model(60)
   c.evaluation.metrics = ["top_k_accuracy"]
   if "synthetic" in flags:
-    from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
-    c.model.cls_head.num_classes = PRESETS["small"]["num_classes"]
-    use_synthetic(c, pipelines(32), name="vjax_synthetic_skeleton",
-                  builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
-                  test_videos_per_device=16, val_split="val")
-    synthetic_schedule(c, epochs=6, eval_interval=3, lr=0.003)
+    use_synthetic_skeleton(c, "coco2d", extra=[NORMALIZE])
     return c
   train, val, test = pipelines()
   ds = dict(type="PoseDataset", ann_file=ANN_FILE, data_prefix="")

@@ -89,3 +89,18 @@ def test_to_motion_is_the_next_frame_minus_this_one():
   np.testing.assert_allclose(out[..., 2], scored[..., 2])
   np.testing.assert_allclose(out[:, 0, :, :2], scored[:, 1, :, :2] - scored[:, 0, :, :2],
                              rtol=1e-6)
+
+
+@pytest.mark.parametrize("arg", ["stgcn_ntu60.py:2d", "stgcn_ntu60.py:3d", "agcn_ntu60.py:bone",
+                                 "stgcn_babel.py:babel60_wfl", "stgcnpp_ntu60.py:2d"])
+def test_synthetic_gcn_variants_keep_the_actor_alone(arg):
+  """The synthetic GCN variants format one person (the actor, whose motion is the class) and
+  their head pools one row per clip; every split reads the 'small' preset in its layout."""
+  c = load_config(f"{ROOT}/configs/{arg},synthetic")
+  assert c.model.cls_head.num_person == 1 and c.model.cls_head.num_classes == 10
+  layout = "ntu3d" if c.model.backbone.graph_cfg.layout == "ntu-rgb+d" else "coco2d"
+  for split in ("train", "val", "test"):
+    fmt = next(op for op in ops_of(c.data[split]) if op["type"] == "FormatGCNInput")
+    assert fmt["num_person"] == 1, (arg, split)
+    assert c.data[split].builder_config.to_dict() == dict(layout=layout, preset="small")
+  assert c.optimizer.type == "AdamW" and c.optimizer.lr == 0.001 and c.total_epochs == 10

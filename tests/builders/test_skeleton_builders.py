@@ -97,8 +97,9 @@ _GROUP_JOINTS = {"coco2d": dict(rs=6, rw=10, ls=5, lw=9, lh=11, rh=12, la=15, ra
 
 
 def _frontal(kp: np.ndarray) -> np.ndarray:
-  """(T, V, C) -> (T, V, 2) in the frontal plane, y up (image rows grow downwards)."""
-  return kp[..., :2] * (np.array([1.0, -1.0]) if kp.shape[-1] == 2 else 1.0)
+  """(T, V, C) -> (T, V, 2) in the frontal plane, second axis up: image rows grow downwards;
+  pre-normalized NTU joints have the spine along +z."""
+  return kp[..., :2] * np.array([1.0, -1.0]) if kp.shape[-1] == 2 else kp[..., [0, 2]]
 
 
 def _motion_features(kp: np.ndarray, layout: str) -> np.ndarray:

@@ -3,7 +3,8 @@ motion (``generate``), no downloads; records as the PoseC3D releases' (``tfds_bu
 so skeleton configs switch between them by the dataset entry only. Splits 'train' and 'val'.
 
 Two keypoint layouts, each a config family: 'coco2d' (17 COCO keypoints in pixels with scores,
-as the PoseC3D 2D pickles) and 'ntu3d' (25 NTU joints in metres, as gen_ntu_rgbd_raw's input).
+as the PoseC3D 2D pickles) and 'ntu3d' (25 NTU joints in metres, pre-normalized as
+gen_ntu_rgbd_raw's output).
 
     python -m tfds_builders.vjax_synthetic_skeleton --data_dir=DIR --layout=ntu3d --preset=small
 """
@@ -18,9 +19,11 @@ import tensorflow_datasets as tfds
 
 from tfds_builders.posec3d import records
 from tfds_builders.vjax_synthetic_skeleton import generate
+from vjax.tools.gen_ntu_rgbd_raw import pre_normalize
 
 NAME = "vjax_synthetic_skeleton"
-VERSION = tfds.core.Version("1.0.0")
+# 1.1.0: 'ntu3d' joints pre-normalized as gen_ntu_rgbd_raw's (1.0.0: camera space).
+VERSION = tfds.core.Version("1.1.0")
 LAYOUTS = ("coco2d", "ntu3d")
 _SPLIT_CODES = {"train": 0, "val": 1}
 SPLITS = tuple(_SPLIT_CODES)
@@ -116,11 +119,15 @@ def frame_dir(split: str, index: int) -> str:
 
 
 def generate_annotation(cfg: VjaxSyntheticSkeletonConfig, split: str, index: int) -> dict:
-  """Video ``index`` of ``split`` as an entry of MMAction2's pose annotation format."""
+  """Video ``index`` of ``split`` as an entry of MMAction2's pose annotation format; 'ntu3d'
+  joints pre-normalized as ``gen_ntu_rgbd_raw`` writes NTU's files (centred on the actor's
+  mid-spine frame by frame, turned so that its spine points along +z, shoulders along +x)."""
   annotation, _ = generate.generate_video(
       example_seed(cfg.seed, split, index), example_label(index, cfg.num_classes),
       layout=cfg.layout, min_frames=cfg.min_frames, max_frames=cfg.max_frames,
       max_persons=cfg.max_persons)
+  if cfg.layout == "ntu3d":
+    annotation["keypoint"] = pre_normalize(annotation["keypoint"])
   return dict(annotation, frame_dir=frame_dir(split, index))
 
 
