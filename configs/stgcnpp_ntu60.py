@@ -7,8 +7,8 @@ videos are all 1920x1080); ``GenSkeFeat(feats=['j'])`` only appends the scores, 
 ``FormatGCNInput`` does; ``UniformSampleFrames(clip_len=100)``. Training repeats the split 5
 times per epoch for 16 epochs (the "80e"), SGD Nesterov lr 0.1, weight decay 5e-4, cosine
 decay per iteration to 0. 1.x tests 10 clips per video and averages their scores; vjax's
-SkeletonGCN scores one clip, so test uses one (as val does). ``STGCNHead`` stands for 1.x's
-``GCNHead`` (same pooling and person mean, a 1x1 conv for its Linear ``fc``).
+SkeletonGCN scores one clip, so test uses one (as val does). The head is 1.x's ``GCNHead``
+(Linear ``fc``, test scores softmaxed), so a 1.x checkpoint imports whole.
 
 Data: pyskl's ``ntu60_2d.pkl`` (one file, splits 'xsub_train' / 'xsub_val').
 ``synthetic`` trains on ``vjax_synthetic_skeleton``'s coco2d layout on a CPU.
@@ -30,7 +30,7 @@ def stgcnpp_model(num_classes: int) -> dict:
       type="SkeletonGCN",
       backbone=dict(type="STGCNPlusPlus", graph_cfg=dict(layout="coco", mode="spatial"),
                     in_channels=3, gcn_adaptive="init", gcn_with_res=True, tcn_type="mstcn"),
-      cls_head=dict(type="STGCNHead", num_classes=num_classes, in_channels=256,
+      cls_head=dict(type="GCNHead", num_classes=num_classes, in_channels=256,
                     loss_cls=dict(type="CrossEntropyLoss")),
       train_cfg=None, test_cfg=None)
 

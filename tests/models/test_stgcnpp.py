@@ -108,7 +108,8 @@ def test_stgcnpp_matches_mmaction2_1x_eval_and_train_mode(stgcnpp):
 
 def test_plain_1x_stgcn_options_match_mmaction2_1x():
   # 1.x's own defaults (importance-scaled fixed graph, one 9x1 unit_tcn) plus the MVC data
-  # BN, conv after the mixing and the stgcn_spatial graph; the graph buffers are not imported.
+  # BN, conv after the mixing and the stgcn_spatial graph. The fixed graph's buffers
+  # ``gcn.i.gcn.A`` are in the golden state dict, so a strict import must pass them by.
   case = CASES["stgcn_v1"]
   kw = case["kwargs"]
   assert "gcn_adaptive" not in kw and "tcn_type" not in kw  # 1.x's defaults; vjax's are ++'s
@@ -116,8 +117,13 @@ def test_plain_1x_stgcn_options_match_mmaction2_1x():
                         tcn_type="unit_tcn")
   x = jnp.asarray(IO["stgcn_v1/input"])
   target = jax.eval_shape(lambda: nn.unbox(model.init({"params": KEY}, x)))
-  variables, report = convert_state_dict(state_dict(case, skip=(".gcn.A",)), target)
-  assert report.loaded == len(jax.tree.leaves(target))
+  state = state_dict(case, skip=(".gcn.A",))  # kept, not drawn: they hold 1.x's graph
+  buffers = [key for key, _, _ in case["tensors"] if key.endswith(".gcn.A")]
+  assert len(buffers) == kw["num_stages"]  # one per block
+  state.update({k: np.asarray(graph_v1(kw["graph_cfg"]), np.float32) for k in buffers})
+  variables, report = convert_state_dict(state, target)
+  assert report.loaded == len(jax.tree.leaves(target)) and not report.problems()
+  assert all(p[-1] != "A" for p in traverse_util.flatten_dict(variables))  # vjax computes A
   out = jax.jit(lambda v, x: model.apply(v, x))(variables, x)
   assert_close(torch_layout(out), IO["stgcn_v1/output"], "stgcn_v1 eval")
 
@@ -169,9 +175,9 @@ def test_config_model_shapes_init_and_1x_checkpoint_import():
   assert sorted(expected) == sorted(golden_keys)
   assert all(KEYS["checks"].values())
 
-  # A 1.x backbone state dict (prefixed as a recognizer's) imports by name, strictly.
+  # A 1.x recognizer's state dict (backbone + GCNHead's Linear fc) imports by name, strictly.
   state = {f"backbone.{k}": np.full(shape, 0.5, np.float32) for k, shape in golden_keys.items()}
-  state["cls_head.fc.weight"] = np.zeros((60, 256, 1, 1), np.float32)
+  state["cls_head.fc.weight"] = np.arange(60 * 256, dtype=np.float32).reshape(60, 256)
   state["cls_head.fc.bias"] = np.zeros((60,), np.float32)
   loaded, report = convert_state_dict(state, variables)
   assert report.loaded == len(jax.tree.leaves(variables))
@@ -181,6 +187,39 @@ def test_config_model_shapes_init_and_1x_checkpoint_import():
   assert flat[("params", "backbone", "gcn_7", "tcn", "branches_0_0", "kernel")].shape == (
       1, 1, 256, 46)
   assert flat[("params", "backbone", "gcn_3", "gcn", "A")].shape == (3, 17, 17)
+  np.testing.assert_array_equal(flat[("params", "cls_head", "fc", "kernel")],
+                                state["cls_head.fc.weight"].T)
+
+
+def test_gcn_head_by_hand():
+  """1.x's GCNHead: mean over (T, V), mean over the M persons, dropout, Linear; test scores
+  softmaxed ('prob'). Computed here in numpy from the same weights."""
+  from vjax.models.heads.stgcn_head import GCNHead  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  feat = rng.normal(size=(2 * 2, 5, 17, 8)).astype(np.float32)  # N=2 clips x M=2, T, V, C
+  head = GCNHead(num_classes=3, in_channels=8, dropout=0.5)
+  params = nn.unbox(head.init({"params": KEY}, jnp.asarray(feat)))
+  w = np.asarray(params["params"]["fc"]["kernel"])
+  assert w.shape == (8, 3) and 0.005 < w.std() < 0.02  # Normal(std=0.01), as 1.x's init_cfg
+  w = rng.normal(size=(8, 3)).astype(np.float32)
+  b = rng.normal(size=(3,)).astype(np.float32)
+  params = {"params": {"fc": {"kernel": w, "bias": b}}}
+  expected = feat.mean(axis=(1, 2)).reshape(2, 2, 8).mean(axis=1) @ w + b
+  got = head.apply(params, jnp.asarray(feat))  # eval: dropout off
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+  dropped = head.apply(params, jnp.asarray(feat), train=True,
+                       rngs={"dropout": jax.random.key(1)})
+  assert not np.allclose(dropped, expected, atol=1e-3)  # dropout is on in training
+
+  model = build_model(dict(
+      type="SkeletonGCN",
+      backbone=dict(type="STGCNPlusPlus", graph_cfg=dict(layout="coco", mode="spatial"),
+                    base_channels=8, num_stages=1),
+      cls_head=dict(type="GCNHead", num_classes=3, in_channels=8), train_cfg=None,
+      test_cfg=None))
+  scores = jnp.asarray(rng.normal(size=(2, 1, 3)), jnp.float32)
+  probs = np.exp(scores[:, 0]) / np.exp(scores[:, 0]).sum(-1, keepdims=True)
+  np.testing.assert_allclose(model.test_scores(scores), probs, rtol=1e-6)
 
 
 def test_mstcn_widths_and_branch_structure():

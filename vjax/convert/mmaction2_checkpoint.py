@@ -46,6 +46,10 @@ IGNORED_KEYS += [r"^sample_mask$"]
 # MMAction2's for every layout and strategy). A checkpoint of another graph still fails on
 # the shapes of data_bn, edge_importance, PA or the gcn convs.
 IGNORED_KEYS += [r"^(backbone\.)?A$"]
+# MMAction2 1.x's unit_gcn keeps its graph as a buffer ``gcn.i.gcn.A`` unless it learns it
+# (gcn_adaptive='init', where the same key is the parameter vjax loads): vjax computes the
+# fixed graph (vjax.models.backbones.stgcnpp.graph_v1), so such a buffer may go unused.
+UNUSED_KEYS = [r"(^|\.)gcn\.\d+\.gcn\.A$"]
 
 # vjax (collection, leaf name) -> torch parameter/buffer name; other leaves keep their name.
 TORCH_LEAF = {
@@ -154,8 +158,9 @@ def convert_state_dict(state_dict: Mapping[str, Any], target: Mapping[str, Any],
       continue
     out[path] = np.ascontiguousarray(converted).astype(want.dtype)
     report.loaded += 1
+  unused_ok = ignored + [re.compile(p) for p in UNUSED_KEYS]
   report.unexpected = [k for k in state_dict
-                       if k not in used and not any(p.search(k) for p in ignored)]
+                       if k not in used and not any(p.search(k) for p in unused_ok)]
   if strict and report.problems():
     raise ValueError(f"the checkpoint does not match the model ({len(report.problems())} "
                      "problems; strict=False / --no-strict loads what matches):\n  " +

@@ -11,7 +11,7 @@ from vjax.models.losses import loss_fn
 
 
 def classifier(x, num_classes: int, init_std: float, dropout_ratio: float, train: bool,
-               dtype: Any = jnp.float32):
+               dtype: Any = jnp.float32, name: str = "fc_cls"):
   """Dropout + ``fc_cls`` (normal init with ``init_std``, zero bias, as MMAction2's heads)."""
   if dropout_ratio:
     x = nn.Dropout(dropout_ratio, deterministic=not train)(x)
@@ -20,7 +20,7 @@ def classifier(x, num_classes: int, init_std: float, dropout_ratio: float, train
       kernel_init=nn.with_logical_partitioning(nn.initializers.normal(init_std),
                                                ("embed", "classes")),
       bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ("classes",)),
-      name="fc_cls")(x).astype(jnp.float32)
+      name=name)(x).astype(jnp.float32)
 
 
 def spatial_pool(x, spatial_type: str):

@@ -1,4 +1,5 @@
-"""SkeletonGCN: a skeleton GCN backbone (STGCN, AGCN) + STGCNHead, as MMAction2's recognizer.
+"""SkeletonGCN: a skeleton GCN backbone (STGCN, AGCN, ST-GCN++) + STGCNHead (or 1.x's
+GCNHead), as MMAction2's recognizer.
 
 It follows the recognizer interface of ``vjax.models.recognizers`` so the Recognition task
 drives it like the others. Input: one skeleton clip per video, (N, M, T, V, C) channels-last
@@ -11,7 +12,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from vjax.models.builder import MODELS
-from vjax.models.recognizers import _Recognizer
+from vjax.models.recognizers import _Recognizer, average_clips
 
 
 @MODELS.register
@@ -38,7 +39,11 @@ class SkeletonGCN(_Recognizer):
     return self._outputs(scores, None, output)
 
   def test_scores(self, scores):
-    """(N, 1, K) -> (N, K), unchanged (MMAction2's forward_test ignores average_clips)."""
+    """(N, 1, K) -> (N, K): unchanged for 0.24.1's STGCNHead (its forward_test ignores
+    average_clips), per the head's ``average_clips`` for 1.x's GCNHead."""
     if scores.shape[1] != 1:
       raise ValueError(f"SkeletonGCN scores one view per clip, got {scores.shape[1]}")
+    head = dict(self.cls_head or {})
+    if head.get("type") == "GCNHead":
+      return average_clips(scores, head.get("average_clips", "prob"))
     return scores[:, 0]
