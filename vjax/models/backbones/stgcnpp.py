@@ -8,7 +8,7 @@ that name, so this one registers as ``STGCNPlusPlus`` with 1.x's arguments, and 
 block options as defaults.
 
 Input (N, M, T, V, C) as ``stgcn.STGCN``; output (N * M, T', V, C') rows in (clip, person)
-order for ``STGCNHead`` (1.x returns (N, M, C', T', V)). Module names are 1.x's
+order for ``GCNHead`` or ``STGCNHead`` (1.x returns (N, M, C', T', V)). Module names are 1.x's
 (``gcn_4/tcn/branches_0_3/conv`` for ``gcn.4.tcn.branches.0.3.conv``), so its state dicts
 import by name. The graph is 1.x's ``Graph(layout, mode, max_hop)``, which differs from
 0.24's (other layout names and bones; 'spatial' is identity / inward / outward), so it is
