@@ -104,3 +104,17 @@ def test_synthetic_gcn_variants_keep_the_actor_alone(arg):
     assert fmt["num_person"] == 1, (arg, split)
     assert c.data[split].builder_config.to_dict() == dict(layout=layout, preset="small")
   assert c.optimizer.type == "AdamW" and c.optimizer.lr == 0.001 and c.total_epochs == 10
+
+
+@pytest.mark.parametrize("arg", ["posec3d_ntu60.py:keypoint", "posec3d_gym.py:limb"])
+def test_synthetic_posec3d_never_mirrors(arg):
+  """A mirror turns a synthetic right-arm class into a left-arm one, so the synthetic PoseC3D
+  variants neither flip in training nor average flipped heatmaps at test; the full recipes
+  keep both, as MMAction2's."""
+  syn = load_config(f"{ROOT}/configs/{arg},synthetic")
+  full = load_config(f"{ROOT}/configs/{arg}")
+  for c, mirrors in ((syn, False), (full, True)):
+    train, test = ops_of(c.data.train), ops_of(c.data.test)
+    assert any(op["type"] == "Flip" for op in train) == mirrors, arg
+    target = next(op for op in test if op["type"] == "GeneratePoseTarget")
+    assert bool(target.get("double")) == mirrors, arg

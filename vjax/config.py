@@ -436,14 +436,17 @@ def posec3d_model(num_classes: int, in_channels: int = 17, base_channels: int = 
 
 
 def posec3d_pipelines(limb: bool = False, clip_len: int = 48, test_clips: int = 10,
-                      short_side: int = 64, crop: int = 56):
+                      short_side: int = 64, crop: int = 56, flip: bool = True):
   """(train, val, test) of MMAction2's PoseC3D configs: uniform sampling, PoseCompact,
-  resize/crop (and flip) of the keypoints, then keypoint or limb heatmaps."""
+  resize/crop (and flip) of the keypoints, then keypoint or limb heatmaps. ``flip=False``
+  drops the training flip and the test's flip-averaged (``double``) heatmaps, for classes
+  that a mirror changes (the synthetic skeletons': a flipped right-arm circle is the
+  left-arm class)."""
   target = dict(type="GeneratePoseTarget", sigma=0.6, use_score=True, with_kp=not limb,
                 with_limb=limb)
   if limb:
     target["skeletons"] = COCO_SKELETONS
-  flip = dict(left_kp=COCO_LEFT_KP, right_kp=COCO_RIGHT_KP)
+  sides = dict(left_kp=COCO_LEFT_KP, right_kp=COCO_RIGHT_KP)
   head = [dict(type="PoseDecode"), dict(type="PoseCompact", hw_ratio=1., allow_imgpad=True),
           dict(type="Resize", scale=(-1, short_side))]
   fmt = [dict(type="FormatShape", input_format="NCTHW"),
@@ -451,12 +454,12 @@ def posec3d_pipelines(limb: bool = False, clip_len: int = 48, test_clips: int = 
   train = [dict(type="UniformSampleFrames", clip_len=clip_len), *head,
            dict(type="RandomResizedCrop", area_range=(0.56, 1.0)),
            dict(type="Resize", scale=(crop, crop), keep_ratio=False),
-           dict(type="Flip", flip_ratio=0.5, **flip), target, *fmt]
+           *([dict(type="Flip", flip_ratio=0.5, **sides)] if flip else []), target, *fmt]
   val = [dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=1, test_mode=True),
          *head, dict(type="CenterCrop", crop_size=short_side), target, *fmt]
   test = [dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=test_clips,
                test_mode=True), *head, dict(type="CenterCrop", crop_size=short_side),
-          dict(target, double=True, **flip), *fmt]
+          dict(target, double=True, **sides) if flip else target, *fmt]
   return train, val, test
 
 
@@ -487,7 +490,8 @@ def posec3d_recipe(arg: str, num_classes: int, name: str) -> ml_collections.Conf
     from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
     c.model = posec3d_model(PRESETS["small"]["num_classes"], base_channels=8,
                             stage_blocks=(1, 1, 1), dropout_ratio=0.2)
-    use_synthetic(c, posec3d_pipelines(limb, clip_len=16, test_clips=2, short_side=36, crop=32),
+    use_synthetic(c, posec3d_pipelines(limb, clip_len=16, test_clips=2, short_side=36, crop=32,
+                                       flip=False),
                   name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
                   test_videos_per_device=8, val_split="val")
