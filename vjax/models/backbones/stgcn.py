@@ -52,8 +52,8 @@ def temporal_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilatio
   """The 9x1 temporal convolutions on the CPU as 1D convolutions over (N * V) rows
   (``_temporal_conv1d``), forward and backward by XLA's own 1D convolution and its gradient.
   For 32 rows x 300 frames x 17 joints x 64 channels, fwd+bwd takes 303 ms where XLA's 2D
-  form with a stacked-taps backward took 596 ms (XLA's 2D backward alone: 4.1 s) and torch's
-  oneDNN 382 ms (benchmarks/temporal_conv.py). Other kernels, other backends and
+  form with a stacked-taps backward took 596 ms and XLA's 2D backward alone 4.1 s
+  (benchmarks/temporal_conv.py). Other kernels, other backends and
   multi-device meshes take ``Conv``'s own path."""
   plain = (feature_group_count == 1 and batch_group_count == 1 and precision is None
            and preferred_element_type is None and not any(d != 1 for d in lhs_dilation or ())
