@@ -220,6 +220,10 @@ def test_gcn_head_by_hand():
   scores = jnp.asarray(rng.normal(size=(2, 1, 3)), jnp.float32)
   probs = np.exp(scores[:, 0]) / np.exp(scores[:, 0]).sum(-1, keepdims=True)
   np.testing.assert_allclose(model.test_scores(scores), probs, rtol=1e-6)
+  plain = build_model(dict(type="SkeletonGCN", backbone=dict(model.backbone),
+                           cls_head=dict(type="STGCNHead", num_classes=3, in_channels=8),
+                           train_cfg=None, test_cfg=None))
+  np.testing.assert_array_equal(plain.test_scores(scores), scores[:, 0])  # 0.24.1: raw
 
 
 def test_mstcn_widths_and_branch_structure():

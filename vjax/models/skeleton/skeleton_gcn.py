@@ -39,11 +39,11 @@ class SkeletonGCN(_Recognizer):
     return self._outputs(scores, None, output)
 
   def test_scores(self, scores):
-    """(N, 1, K) -> (N, K): unchanged for 0.24.1's STGCNHead (its forward_test ignores
-    average_clips), per the head's ``average_clips`` for 1.x's GCNHead."""
+    """(N, 1, K) -> (N, K) per the head's ``average_clips`` (its config's, else its class
+    default): 1.x's GCNHead softmaxes ('prob'); 0.24.1's STGCNHead has none, so its scores
+    pass unchanged (its forward_test ignores average_clips)."""
     if scores.shape[1] != 1:
       raise ValueError(f"SkeletonGCN scores one view per clip, got {scores.shape[1]}")
     head = dict(self.cls_head or {})
-    if head.get("type") == "GCNHead":
-      return average_clips(scores, head.get("average_clips", "prob"))
-    return scores[:, 0]
+    default = getattr(MODELS.get(head["type"]), "average_clips", None) if head else None
+    return average_clips(scores, head.get("average_clips", default))
