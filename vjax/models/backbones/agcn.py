@@ -34,8 +34,29 @@ def torch_conv(features: int, fan_in: int, kernel_t: int = 1, stride: int = 1, *
               bias_init=torch_bias_init(fan_in))
 
 
+class Conv1x1Params(nn.Module):
+  """A ``torch_conv`` 1x1's parameters (same names, shapes, initialisers), returned rather than
+  applied, so that several convs over one input run as one matrix product."""
+
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, in_features: int):
+    kernel = self.param("kernel", nn.with_logical_partitioning(
+        torch_kernel_init, (None, None, "conv_in", "conv_out")),
+                        (1, 1, in_features, self.features), jnp.float32)
+    bias = self.param("bias", nn.with_logical_partitioning(torch_bias_init(in_features),
+                                                           ("conv_out",)),
+                      (self.features,), jnp.float32)
+    return kernel[0, 0].astype(self.dtype), bias.astype(self.dtype)
+
+
 class AdaptiveGraphConv(nn.Module):
-  """MMAction2's AGCN ``ConvTemporalGraphical`` (module name ``gcn``)."""
+  """MMAction2's AGCN ``ConvTemporalGraphical`` (module name ``gcn``) with its per-partition
+  convs batched: the six embeddings as one product, the three partitions mixed over joints in
+  one einsum and projected by the three ``conv_d`` in one product. Parameters keep MMAction2's
+  per-partition names."""
 
   features: int
   norm_groups: int | None = None
@@ -43,7 +64,7 @@ class AdaptiveGraphConv(nn.Module):
 
   @nn.compact
   def __call__(self, x, adj, train: bool = False):
-    _, t, v, c = x.shape
+    n, t, v, c = x.shape
     if adj.shape[0] not in (1, NUM_SUBSET):
       raise ValueError(f"AGCN mixes {NUM_SUBSET} graph partitions; graph_cfg gives "
                        f"{adj.shape[0]} (use strategy 'agcn', 'spatial' or 'uniform')")
@@ -52,16 +73,18 @@ class AdaptiveGraphConv(nn.Module):
                     (NUM_SUBSET, v, v), jnp.float32)
     a = (adj + pa).astype(self.dtype)
     inter = self.features // 4
-    y = 0.0
-    for i in range(NUM_SUBSET):
-      emb_a = torch_conv(inter, c, name=f"conv_a_{i}", dtype=self.dtype)(x)
-      emb_b = torch_conv(inter, c, name=f"conv_b_{i}", dtype=self.dtype)(x)
-      # (N, V, V) affinities of joints v (rows) and w, normalised over v as MMAction2's
-      # softmax(dim=-2), scaled by the embedding size inter * T.
-      att = jnp.einsum("ntvc,ntwc->nvw", emb_a, emb_b) / (inter * t)
-      att = jax.nn.softmax(att.astype(jnp.float32), axis=1).astype(self.dtype) + a[i]
-      mixed = jnp.einsum("ntvc,nvw->ntwc", x, att)
-      y = y + torch_conv(self.features, c, name=f"conv_d_{i}", dtype=self.dtype)(mixed)
+    parts = range(NUM_SUBSET)
+    emb = [Conv1x1Params(inter, self.dtype, name=f"conv_{s}_{i}")(c) for s in "ab" for i in parts]
+    proj = [Conv1x1Params(self.features, self.dtype, name=f"conv_d_{i}")(c) for i in parts]
+    e = x.reshape(-1, c) @ jnp.concatenate([k for k, _ in emb], 1)
+    e = (e + jnp.concatenate([b for _, b in emb])).reshape(n, t, v, 2, NUM_SUBSET, inter)
+    # (N, K, V, V) affinities of joints v (rows) and w per partition, normalised over v as
+    # MMAction2's softmax(dim=-2), scaled by the embedding size inter * T.
+    att = jnp.einsum("ntvkc,ntwkc->nkvw", e[:, :, :, 0], e[:, :, :, 1]) / (inter * t)
+    att = jax.nn.softmax(att, axis=2) + a
+    mixed = jnp.einsum("ntvc,nkvw->ntwkc", x, att).reshape(-1, NUM_SUBSET * c)
+    y = mixed @ jnp.concatenate([k for k, _ in proj], 0)
+    y = y.reshape(n, t, v, self.features) + sum(b for _, b in proj)
     y = batch_norm(train, self.norm_groups, self.dtype, "bn")(y)
     if c != self.features:
       down = torch_conv(self.features, c, name="down_0", dtype=self.dtype)(x)
