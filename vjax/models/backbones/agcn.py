@@ -81,7 +81,7 @@ class AdaptiveGraphConv(nn.Module):
     # (N, K, V, V) affinities of joints v (rows) and w per partition, normalised over v as
     # MMAction2's softmax(dim=-2), scaled by the embedding size inter * T.
     att = jnp.einsum("ntvkc,ntwkc->nkvw", e[:, :, :, 0], e[:, :, :, 1]) / (inter * t)
-    att = jax.nn.softmax(att, axis=2) + a
+    att = jax.nn.softmax(att.astype(jnp.float32), axis=2).astype(self.dtype) + a
     mixed = jnp.einsum("ntvc,nkvw->ntwkc", x, att).reshape(-1, NUM_SUBSET * c)
     y = mixed @ jnp.concatenate([k for k, _ in proj], 0)
     y = y.reshape(n, t, v, self.features) + sum(b for _, b in proj)
