@@ -37,9 +37,9 @@ class Served:
   """A runner subprocess answering one JSON line per request (``{"phase", "steps"}`` ->
   ``{"ms": [...]}``); its first line (once the model is built) is kept as ``info``."""
 
-  def __init__(self, cmd: list[str]):
+  def __init__(self, cmd: list[str], env: dict[str, str] | None = None):
     self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+                                 stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env)
     self.info = self._reply()
 
   def _reply(self) -> dict:
@@ -57,6 +57,30 @@ class Served:
   def close(self):
     self.proc.stdin.close()
     self.proc.wait(timeout=60)
+
+
+def start_as_vjax_main() -> None:
+  """Restarts this benchmark with the malloc settings ``python -m vjax.main`` runs under on the
+  CPU (vjax/train/host_memory.py), so that its in-process vjax side is timed as users run it.
+  Call first thing, before JAX starts."""
+  from vjax.train.host_memory import reexec_for_cpu  # pylint: disable=g-import-not-at-top
+  reexec_for_cpu()
+
+
+def mmaction2_env(malloc: str) -> dict[str, str]:
+  """The MMAction2 runner's environment: glibc's malloc defaults, as its tools/train.py runs
+  (``malloc='default'``), or vjax.main's settings too (``'vjax'``)."""
+  from vjax.train.host_memory import MALLOC_ENV  # pylint: disable=g-import-not-at-top
+  env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV}
+  return dict(env, **MALLOC_ENV) if malloc == 'vjax' else env
+
+
+def malloc_line(malloc: str) -> str:
+  """What the output says about the two sides' malloc settings."""
+  from vjax.train.host_memory import MALLOC_ENV  # pylint: disable=g-import-not-at-top
+  ours = ' '.join(f'{k}={os.environ[k]}' for k in MALLOC_ENV if k in os.environ) or 'defaults'
+  theirs = ours if malloc == 'vjax' else "glibc's defaults"
+  return f'malloc: vjax {ours} (as vjax.main on the CPU); MMAction2 {theirs}'
 
 
 def check_ref_python(ref_python: str) -> None:
@@ -137,3 +161,6 @@ def add_paired_arguments(parser) -> None:
   parser.add_argument('--allow-busy', action='store_true',
                       help='run on a busy machine anyway; every figure is marked BUSY')
   parser.add_argument('--json-out', help='also write all measurements here')
+  parser.add_argument('--mmaction2-malloc', choices=('default', 'vjax'), default='default',
+                      help="MMAction2's glibc malloc settings: its defaults, as its tools run, "
+                      "or vjax.main's (vjax/train/host_memory.py)")

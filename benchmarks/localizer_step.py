@@ -43,8 +43,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paired import (ROOT, Served, add_paired_arguments, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
-                     summarize_one, timed, wait_for_idle)
+from _paired import (ROOT, Served, add_paired_arguments, check_ref_python, malloc_line,  # noqa: E402  pylint: disable=g-import-not-at-top
+                     mmaction2_env, paired, start_as_vjax_main, summarize, summarize_one, timed,
+                     wait_for_idle)
 
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_localizer_runner.py'
 CONFIGS = {'bmn': 'configs/bmn_activitynet.py', 'tem': 'configs/bsn_tem_activitynet.py'}
@@ -137,14 +138,16 @@ class Vjax:
 class MMAction2(Served):
   """The MMAction2 side: the localizer runner as a server subprocess."""
 
-  def __init__(self, python: str, spec: dict, batch_file: str, threads: int, device: str):
+  def __init__(self, python: str, spec: dict, batch_file: str, threads: int, device: str,
+               env: dict[str, str] | None = None):
     payload = dict(model=spec['model'], optimizer=spec['optimizer'],
                    optimizer_config=spec['optimizer_config'])
     super().__init__([python, str(RUNNER), '--serve', '--spec', json.dumps(payload),
-                      '--batch-file', batch_file, '--threads', str(threads), '--device', device])
+                      '--batch-file', batch_file, '--threads', str(threads), '--device', device], env)
 
 
 def main():
+  start_as_vjax_main()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--model', nargs='+', choices=list(CONFIGS), default=list(CONFIGS))
   parser.add_argument('--batch', type=int,
@@ -170,6 +173,7 @@ def main():
         f'{args.warmup} warm-up (compile excluded)')
   load_start, busy_start = None, False
   if on_cpu:
+    print(malloc_line(args.mmaction2_malloc))
     load_start, busy_start = wait_for_idle(threads, args.wait_idle, args.allow_busy)
 
   rows = []
@@ -190,7 +194,8 @@ def main():
       sides = dict(vjax=v)
       if run_mm:
         sides['mmaction2'] = MMAction2(args.ref_python, spec, batch_file, threads,
-                                       'cpu' if on_cpu else 'cuda')
+                                       'cpu' if on_cpu else 'cuda',
+                                       mmaction2_env(args.mmaction2_malloc))
       per_side = paired(sides, args.rounds, args.steps, args.warmup, PHASES)
       mm_info = sides['mmaction2'].info if run_mm else None
       for side in sides.values():

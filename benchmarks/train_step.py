@@ -67,8 +67,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _paired import (ROOT, Served, add_paired_arguments, check_ref_python, paired, summarize,  # noqa: E402  pylint: disable=g-import-not-at-top
-                     summarize_one, timed, wait_for_idle)
+from _paired import (ROOT, Served, add_paired_arguments, check_ref_python, malloc_line,  # noqa: E402  pylint: disable=g-import-not-at-top
+                     mmaction2_env, paired, start_as_vjax_main, summarize, summarize_one, timed,
+                     wait_for_idle)
 
 RUNNER = Path(__file__).resolve().parent / '_mmaction2_train_step_runner.py'
 IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
@@ -317,7 +318,7 @@ class MMAction2(Served):
   """The MMAction2 side: the runner as a server subprocess holding the built model."""
 
   def __init__(self, python: str, spec: dict, batch: int, size: int, threads: int,
-               device: str, autocast: str | None):
+               device: str, autocast: str | None, env: dict[str, str] | None = None):
     payload = dict(model=spec['model'], optimizer=spec['optimizer'],
                    optimizer_config=spec['optimizer_config'],
                    input_key=input_key(spec),
@@ -325,10 +326,11 @@ class MMAction2(Served):
                    num_classes=spec['model']['cls_head']['num_classes'])
     super().__init__([python, str(RUNNER), '--serve', '--spec', json.dumps(payload),
                       '--threads', str(threads), '--device', device]
-                     + (['--autocast', autocast] if autocast else []))
+                     + (['--autocast', autocast] if autocast else []), env)
 
 
 def main():
+  start_as_vjax_main()
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--model', nargs='+', choices=list(SPECS),
                       default=[m for m in SPECS if m not in SKELETON],
@@ -365,6 +367,7 @@ def main():
         f'side after {args.warmup} warm-up (compile excluded)')
   busy_start = False
   if on_cpu:
+    print(malloc_line(args.mmaction2_malloc))
     _, busy_start = wait_for_idle(threads, args.wait_idle, args.allow_busy)
 
   rows = []
@@ -382,7 +385,8 @@ def main():
     if run_mm:
       sides['mmaction2'] = MMAction2(
           args.ref_python, spec, batch, args.size, threads,
-          'cpu' if on_cpu else 'cuda', None if args.dtype == 'float32' else 'float16')
+          'cpu' if on_cpu else 'cuda', None if args.dtype == 'float32' else 'float16',
+          mmaction2_env(args.mmaction2_malloc))
     per_side = paired(sides, args.rounds, args.steps, args.warmup, PHASES)
     mm_info = sides['mmaction2'].info if run_mm else None
     for side in sides.values():

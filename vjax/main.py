@@ -105,5 +105,7 @@ def _run(config):
 
 
 if __name__ == "__main__":
+  from vjax.train.host_memory import reexec_for_cpu
+  reexec_for_cpu()
   _precheck_overrides(sys.argv)
   app.run(main)
