@@ -488,14 +488,14 @@ def posec3d_recipe(arg: str, num_classes: int, name: str) -> ml_collections.Conf
   c.evaluation.metrics = ["top_k_accuracy", "mean_class_accuracy"]
   if "synthetic" in flags:
     from tfds_builders.vjax_synthetic_skeleton import PRESETS  # pylint: disable=g-import-not-at-top
-    c.model = posec3d_model(PRESETS["small"]["num_classes"], base_channels=8,
+    c.model = posec3d_model(PRESETS["small"]["num_classes"], base_channels=16,
                             stage_blocks=(1, 1, 1), dropout_ratio=0.2)
     use_synthetic(c, posec3d_pipelines(limb, clip_len=16, test_clips=2, short_side=36, crop=32,
                                        flip=False),
                   name="vjax_synthetic_skeleton",
                   builder_config=dict(layout="coco2d", preset="small"), videos_per_device=16,
                   test_videos_per_device=8, val_split="val")
-    synthetic_schedule(c, epochs=8, eval_interval=4, lr=0.003)
+    synthetic_schedule(c, epochs=12, eval_interval=4, lr=0.003)
     return c
   c.model = posec3d_model(num_classes)
   pipelines = posec3d_pipelines(limb)
