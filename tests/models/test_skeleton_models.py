@@ -321,20 +321,26 @@ def test_recognizer_interface():
   assert MODELS.get("SkeletonGCN") is type(model)
 
 
-def test_temporal_conv_gradient_equals_the_native_convolution():
-  # The 9x1 convs run as 1D convolutions over (clip, person, joint) rows on the CPU; values
-  # and both gradients must be the native 2D convolution's (stride 1 and 2).
-  x = jax.random.normal(jax.random.key(1), (2, 12, 5, 4))
+@pytest.mark.parametrize("frames,stride,form", [(12, 1, "conv1d"), (12, 2, "taps"),
+                                                (8, 1, "taps"), (17, 2, "conv1d")])
+def test_temporal_conv_gradient_equals_the_native_convolution(frames, stride, form):
+  # The 9x1 convs run as 1D convolutions over (clip, person, joint) rows on the CPU, or, when
+  # fewer output frames than taps ((12 + 8 - 9) // 2 + 1 = 6, 8), as one product over the
+  # stacked taps; values and both gradients must be the native 2D convolution's.
+  x = jax.random.normal(jax.random.key(1), (2, frames, 5, 4))
   k = jax.random.normal(jax.random.key(2), (9, 1, 4, 6))
   pad = ((4, 4), (0, 0))
   dn = jax.lax.conv_dimension_numbers(x.shape, k.shape, ("NHWC", "HWIO", "NHWC"))
-  for strides in ((1, 1), (2, 1)):
+  for strides in ((stride, 1),):
     ours = lambda x, k: temporal_conv_general_dilated(x, k, strides, pad,  # noqa: E731
                                                       dimension_numbers=dn)
     native = lambda x, k: jax.lax.conv_general_dilated(x, k, strides, pad,  # noqa: E731
                                                        dimension_numbers=dn)
     convs = [e for e in jax.make_jaxpr(ours)(x, k).eqns if e.primitive.name == "conv_general_dilated"]
-    assert len(convs) == 1 and convs[0].invars[0].aval.shape == (2 * 5, 12, 4)  # 1D, V in batch
+    if form == "taps":
+      assert not convs
+    else:  # 1D, joints in the batch
+      assert len(convs) == 1 and convs[0].invars[0].aval.shape == (2 * 5, frames, 4)
     np.testing.assert_allclose(ours(x, k), native(x, k), rtol=1e-5, atol=1e-5)
     cot = jax.random.normal(jax.random.key(3), native(x, k).shape)
     got = jax.vjp(ours, x, k)[1](cot)

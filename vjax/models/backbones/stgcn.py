@@ -37,12 +37,29 @@ TEMPORAL_KERNEL = 9
 
 def _temporal_conv1d(lhs, rhs, window_strides, padding):
   """A (kt, 1) channels-last 2D convolution as a 1D one over time with the joints folded into
-  the batch: (N, T, V, C) -> (N * V, T, C), XLA's 1D convolution, and back."""
+  the batch: (N, T, V, C) -> (N * V, T, C), XLA's 1D convolution, and back. When the output
+  has fewer frames than the kernel has taps, XLA's CPU convolution (or its input gradient)
+  falls off a cliff: 400 rows x 8 frames x 256 channels, kernel 9, took 992 ms forward and
+  1780 ms for the input gradient, against 28 and 42 ms as one matrix product over the stacked
+  taps (``_taps_conv1d``); at 16 output frames and more XLA's own is the faster."""
   n, t, v, c = lhs.shape
   x = jnp.transpose(lhs, (0, 2, 1, 3)).reshape(n * v, t, c)
-  y = lax.conv_general_dilated(x, rhs[:, 0], tuple(window_strides[:1]), tuple(padding[:1]),
-                               dimension_numbers=("NWC", "WIO", "NWC"))
+  kt, stride, pad = rhs.shape[0], window_strides[0], tuple(padding[0])
+  if (t + sum(pad) - kt) // stride + 1 < kt:
+    y = _taps_conv1d(x, rhs[:, 0], stride, pad)
+  else:
+    y = lax.conv_general_dilated(x, rhs[:, 0], (stride,), (pad,),
+                                 dimension_numbers=("NWC", "WIO", "NWC"))
   return jnp.transpose(y.reshape((n, v) + y.shape[1:]), (0, 2, 1, 3))
+
+
+def _taps_conv1d(x, kernel, stride: int, padding: tuple[int, int]):
+  """(R, T, C) conv (kt, C, F) as (R, T', kt * C) stacked shifted views times a matrix."""
+  kt = kernel.shape[0]
+  x = jnp.pad(x, ((0, 0), padding, (0, 0)))
+  t_out = (x.shape[1] - kt) // stride + 1
+  taps = jnp.concatenate([x[:, k:k + stride * (t_out - 1) + 1:stride] for k in range(kt)], -1)
+  return taps @ kernel.reshape(-1, kernel.shape[-1])
 
 
 def temporal_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
