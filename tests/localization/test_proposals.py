@@ -31,11 +31,26 @@ def sha256(path) -> str:
   return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+# numpy's exp takes a different SIMD path on AVX-512 CPUs: there a few soft-NMS scores (one
+# exp per decay) come out one unit in the last place away from the goldens' (seen: 2 of 303
+# float64 values, relative 1.9e-16). Floats may differ by that much, nothing more.
+MAX_ULP = 2
+
+
 def same(actual, expected):
   actual, expected = np.asarray(actual), np.asarray(expected)
   assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
   assert actual.shape == expected.shape, (actual.shape, expected.shape)
-  np.testing.assert_array_equal(actual, expected)
+  if np.issubdtype(actual.dtype, np.floating):
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    np.testing.assert_array_max_ulp(actual[ok], expected[ok], maxulp=MAX_ULP)
+  else:
+    np.testing.assert_array_equal(actual, expected)
+
+
+def same_float(a: float, e: float) -> bool:
+  return abs(a - e) <= MAX_ULP * np.spacing(abs(e))
 
 
 def test_golden_files_come_from_mmaction2_0_24_1():
@@ -110,7 +125,7 @@ def proposal_lists_equal(actual, expected):
   assert len(actual) == len(expected)
   for a, e in zip(actual, expected):
     assert list(a) == ['score', 'segment']
-    assert a['score'] == e['score']
+    assert same_float(a['score'], e['score']), (a['score'], e['score'])
     assert a['segment'] == e['segment']
     assert all(type(v) is float for v in [a['score'], *a['segment']])
 
