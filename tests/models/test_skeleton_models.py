@@ -331,22 +331,22 @@ def test_temporal_conv_gradient_equals_the_native_convolution(frames, stride, fo
   k = jax.random.normal(jax.random.key(2), (9, 1, 4, 6))
   pad = ((4, 4), (0, 0))
   dn = jax.lax.conv_dimension_numbers(x.shape, k.shape, ("NHWC", "HWIO", "NHWC"))
-  for strides in ((stride, 1),):
-    ours = lambda x, k: temporal_conv_general_dilated(x, k, strides, pad,  # noqa: E731
-                                                      dimension_numbers=dn)
-    native = lambda x, k: jax.lax.conv_general_dilated(x, k, strides, pad,  # noqa: E731
-                                                       dimension_numbers=dn)
-    convs = [e for e in jax.make_jaxpr(ours)(x, k).eqns if e.primitive.name == "conv_general_dilated"]
-    if form == "taps":
-      assert not convs
-    else:  # 1D, joints in the batch
-      assert len(convs) == 1 and convs[0].invars[0].aval.shape == (2 * 5, frames, 4)
-    np.testing.assert_allclose(ours(x, k), native(x, k), rtol=1e-5, atol=1e-5)
-    cot = jax.random.normal(jax.random.key(3), native(x, k).shape)
-    got = jax.vjp(ours, x, k)[1](cot)
-    want = jax.vjp(native, x, k)[1](cot)
-    for a, b in zip(got, want):
-      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  strides = (stride, 1)
+  ours = lambda x, k: temporal_conv_general_dilated(x, k, strides, pad,  # noqa: E731
+                                                    dimension_numbers=dn)
+  native = lambda x, k: jax.lax.conv_general_dilated(x, k, strides, pad,  # noqa: E731
+                                                     dimension_numbers=dn)
+  convs = [e for e in jax.make_jaxpr(ours)(x, k).eqns if e.primitive.name == "conv_general_dilated"]
+  if form == "taps":
+    assert not convs
+  else:  # 1D, joints in the batch
+    assert len(convs) == 1 and convs[0].invars[0].aval.shape == (2 * 5, frames, 4)
+  np.testing.assert_allclose(ours(x, k), native(x, k), rtol=1e-5, atol=1e-5)
+  cot = jax.random.normal(jax.random.key(3), native(x, k).shape)
+  got = jax.vjp(ours, x, k)[1](cot)
+  want = jax.vjp(native, x, k)[1](cot)
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------ shipped configs

@@ -37,29 +37,12 @@ TEMPORAL_KERNEL = 9
 
 def _temporal_conv1d(lhs, rhs, window_strides, padding):
   """A (kt, 1) channels-last 2D convolution as a 1D one over time with the joints folded into
-  the batch: (N, T, V, C) -> (N * V, T, C), XLA's 1D convolution, and back. When the output
-  has fewer frames than the kernel has taps, XLA's CPU convolution (or its input gradient)
-  falls off a cliff: 400 rows x 8 frames x 256 channels, kernel 9, took 992 ms forward and
-  1780 ms for the input gradient, against 28 and 42 ms as one matrix product over the stacked
-  taps (``_taps_conv1d``); at 16 output frames and more XLA's own is the faster."""
+  the batch: (N, T, V, C) -> (N * V, T, C), XLA's 1D convolution, and back."""
   n, t, v, c = lhs.shape
   x = jnp.transpose(lhs, (0, 2, 1, 3)).reshape(n * v, t, c)
-  kt, stride, pad = rhs.shape[0], window_strides[0], tuple(padding[0])
-  if (t + sum(pad) - kt) // stride + 1 < kt:
-    y = _taps_conv1d(x, rhs[:, 0], stride, pad)
-  else:
-    y = lax.conv_general_dilated(x, rhs[:, 0], (stride,), (pad,),
-                                 dimension_numbers=("NWC", "WIO", "NWC"))
+  y = lax.conv_general_dilated(x, rhs[:, 0], tuple(window_strides[:1]), tuple(padding[:1]),
+                               dimension_numbers=("NWC", "WIO", "NWC"))
   return jnp.transpose(y.reshape((n, v) + y.shape[1:]), (0, 2, 1, 3))
-
-
-def _taps_conv1d(x, kernel, stride: int, padding: tuple[int, int]):
-  """(R, T, C) conv (kt, C, F) as (R, T', kt * C) stacked shifted views times a matrix."""
-  kt = kernel.shape[0]
-  x = jnp.pad(x, ((0, 0), padding, (0, 0)))
-  t_out = (x.shape[1] - kt) // stride + 1
-  taps = jnp.concatenate([x[:, k:k + stride * (t_out - 1) + 1:stride] for k in range(kt)], -1)
-  return taps @ kernel.reshape(-1, kernel.shape[-1])
 
 
 def temporal_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
@@ -70,8 +53,12 @@ def temporal_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilatio
   (``_temporal_conv1d``), forward and backward by XLA's own 1D convolution and its gradient.
   For 32 rows x 300 frames x 17 joints x 64 channels, fwd+bwd takes 303 ms where XLA's 2D
   form with a stacked-taps backward took 596 ms and XLA's 2D backward alone 4.1 s
-  (benchmarks/temporal_conv.py). Other kernels, other backends and
-  multi-device meshes take ``Conv``'s own path."""
+  (benchmarks/temporal_conv.py). When the output has fewer frames than the kernel has taps,
+  XLA's CPU 1D convolution (or its input gradient) falls off a cliff: 400 rows x 8 frames x
+  256 channels, kernel 9, took 992 ms forward and 1780 ms for the input gradient, against 28
+  and 42 ms as one matrix product over the stacked taps, which ``conv_lib.fold_conv`` does
+  (at 16 output frames and more XLA's 1D convolution is the faster). Other kernels, other
+  backends and multi-device meshes take ``Conv``'s own path."""
   plain = (feature_group_count == 1 and batch_group_count == 1 and precision is None
            and preferred_element_type is None and not any(d != 1 for d in lhs_dilation or ())
            and not any(d != 1 for d in rhs_dilation or ()) and not isinstance(padding, str))
@@ -80,7 +67,13 @@ def temporal_conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilatio
       and jax.default_backend() == "cpu" and not conv_lib._under_multi_device_mesh()
       and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
       == conv_lib._CHANNELS_LAST_2D):
-    return _temporal_conv1d(lhs, rhs, tuple(window_strides), tuple(map(tuple, padding)))
+    strides, pads = tuple(window_strides), tuple(map(tuple, padding))
+    kt = rhs.shape[0]
+    if (lhs.shape[1] + sum(pads[0]) - kt) // strides[0] + 1 < kt:  # output frames < taps
+      y = conv_lib.fold_conv(lhs[..., None, :], rhs[:, :, None], strides + (1,),
+                             pads + ((0, 0),), (1, 1, 1))
+      return y[..., 0, :]
+    return _temporal_conv1d(lhs, rhs, strides, pads)
   return conv_lib.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
                                        rhs_dilation, dimension_numbers, feature_group_count,
                                        batch_group_count, precision, preferred_element_type)
